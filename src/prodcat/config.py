@@ -1,0 +1,208 @@
+"""Typed, frozen configuration: one dataclass per ``params.yaml`` section, validated at load.
+
+Every stage reads only its own section, so ``dvc.yaml`` can list exactly the params a stage uses.
+Field help lives in ``metadata["help"]``; ``prodcat params`` and the README print it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+
+from prodcat.errors import UserError
+
+DEFAULT_PARAMS_PATH = Path("params.yaml")
+
+AttentionKind = Literal["self", "additive"]
+PoolingKind = Literal["attention", "average", "max"]
+
+
+def _field(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """How a catalog CSV becomes encoded train/validation/test arrays."""
+
+    path: str = _field("data/raw/products.csv", "Catalog CSV to read, relative to the repo root.")
+    text_column: str = _field("description", "Column holding the product text.")
+    label_column: str = _field("category", "Column holding the category label.")
+    encoding: str = _field("utf-8", "Text encoding of the CSV, e.g. 'latin-1' or 'cp1252'.")
+    min_class_count: int = _field(
+        10, "Classes with fewer rows after cleaning are dropped (and counted in the data report)."
+    )
+    val_fraction: float = _field(0.1, "Share of rows held out for validation (early stopping).")
+    test_fraction: float = _field(0.1, "Share of rows held out for the final test metrics.")
+    seed: int = _field(42, "Seed of the stratified split.")
+    max_tokens: int = _field(
+        20000, "Vocabulary size, including the padding and out-of-vocabulary tokens."
+    )
+    length_percentile: float = _field(
+        95.0, "Sequences are padded or cut to this percentile of training text lengths."
+    )
+    max_length_cap: int = _field(128, "Upper bound on the sequence length, whatever the data.")
+
+    def __post_init__(self) -> None:
+        _check(self.min_class_count >= 3, "prepare.min_class_count", "must be at least 3")
+        _check(0 < self.val_fraction < 1, "prepare.val_fraction", "must be between 0 and 1")
+        _check(0 < self.test_fraction < 1, "prepare.test_fraction", "must be between 0 and 1")
+        _check(
+            self.val_fraction + self.test_fraction < 1,
+            "prepare.val_fraction + prepare.test_fraction",
+            "must sum below 1 to leave rows for training",
+        )
+        _check(self.max_tokens >= 3, "prepare.max_tokens", "must be at least 3")
+        _check(
+            0 < self.length_percentile <= 100, "prepare.length_percentile", "must be in (0, 100]"
+        )
+        _check(self.max_length_cap >= 1, "prepare.max_length_cap", "must be at least 1")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The network and how it is fitted."""
+
+    experiment_name: str = _field("prodcat", "MLflow experiment that holds the training runs.")
+    seed: int = _field(42, "Seed for weights, dropout and shuffling (ops run deterministically).")
+    embedding_dim: int = _field(64, "Size of the word embeddings.")
+    lstm_units: int = _field(64, "Units per direction of the bidirectional LSTM.")
+    dropout: float = _field(0.2, "Dropout after the embeddings and before the classifier.")
+    attention: AttentionKind = _field(
+        "self", "'self': scaled dot-product self-attention; 'additive': Bahdanau-style."
+    )
+    pooling: PoolingKind = _field(
+        "attention", "How attended states become one vector: 'attention', 'average' or 'max'."
+    )
+    learning_rate: float = _field(0.003, "Adam learning rate.")
+    batch_size: int = _field(32, "Training batch size.")
+    epochs: int = _field(15, "Maximum number of epochs.")
+    patience: int = _field(
+        3, "Stop after this many epochs without a better validation loss; keep the best weights."
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("embedding_dim", "lstm_units", "batch_size", "epochs"):
+            _check(getattr(self, name) >= 1, f"train.{name}", "must be at least 1")
+        _check(0 <= self.dropout < 1, "train.dropout", "must be in [0, 1)")
+        _check(self.learning_rate > 0, "train.learning_rate", "must be positive")
+        _check(self.patience >= 0, "train.patience", "must be 0 or more")
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """How the trained model is scored on the test split."""
+
+    batch_size: int = _field(256, "Prediction batch size (does not change the results).")
+
+    def __post_init__(self) -> None:
+        _check(self.batch_size >= 1, "evaluate.batch_size", "must be at least 1")
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """The servable model and its registry entry."""
+
+    registered_model_name: str = _field("prodcat", "Name of the model in the MLflow registry.")
+    alias: str = _field("challenger", "Alias given to each newly registered version.")
+    top_k: int = _field(3, "How many ranked categories the served model returns by default.")
+
+    def __post_init__(self) -> None:
+        _check(bool(self.registered_model_name.strip()), "export.registered_model_name", "is empty")
+        _check(bool(self.alias.strip()), "export.alias", "is empty")
+        _check(self.top_k >= 1, "export.top_k", "must be at least 1")
+
+
+SECTIONS: dict[str, type] = {
+    "prepare": PrepareConfig,
+    "train": TrainConfig,
+    "evaluate": EvaluateConfig,
+    "export": ExportConfig,
+}
+
+ConfigT = TypeVar("ConfigT")
+
+
+def _check(ok: bool, key: str, problem: str) -> None:
+    if not ok:
+        raise UserError(f"{key} {problem}")
+
+
+def read_params(path: Path = DEFAULT_PARAMS_PATH) -> dict[str, Any]:
+    """Read the whole params file, checking only that it is a mapping of known sections."""
+    if not path.is_file():
+        raise UserError(f"{path}: params file not found; run from the repository root")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise UserError(f"{path}: not valid YAML ({error})") from error
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
+    for name in raw:
+        if name not in SECTIONS:
+            raise UserError(f"{path}: unknown section '{name}'{_suggest(str(name), SECTIONS)}")
+    return raw
+
+
+def load_section(cls: type[ConfigT], name: str, path: Path = DEFAULT_PARAMS_PATH) -> ConfigT:
+    """Build one section's config object from ``params.yaml``."""
+    section = read_params(path).get(name) or {}
+    return parse_section(cls, name, section, source=str(path))
+
+
+def parse_section(
+    cls: type[ConfigT], name: str, values: Any, source: str = "params.yaml"
+) -> ConfigT:
+    """Validate a mapping into a frozen config object; unknown keys get a suggestion."""
+    if not isinstance(values, dict):
+        raise UserError(f"{source}: section '{name}' must be a mapping")
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    hints = typing.get_type_hints(cls)
+    for key in values:
+        if key not in fields:
+            raise UserError(f"{source}: unknown key '{name}.{key}'{_suggest(str(key), fields)}")
+    coerced = {
+        key: _coerce(value, hints[key], f"{name}.{key}", source) for key, value in values.items()
+    }
+    try:
+        return cls(**coerced)
+    except UserError as error:
+        raise UserError(f"{source}: {error}") from None
+
+
+def _coerce(value: Any, expected: Any, key: str, source: str) -> Any:
+    origin = typing.get_origin(expected)
+    if origin is Literal:
+        choices = typing.get_args(expected)
+        if value not in choices:
+            allowed = ", ".join(repr(choice) for choice in choices)
+            raise UserError(f"{source}: {key} is {value!r}; expected one of {allowed}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        raise TypeError(f"unsupported config type for {key}: {expected}")
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected in (int, float, str, bool) and (
+        not isinstance(value, expected) or (expected is not bool and isinstance(value, bool))
+    ):
+        raise UserError(
+            f"{source}: {key} is {value!r} ({type(value).__name__}); expected {expected.__name__}"
+        )
+    return value
+
+
+def _suggest(word: str, known: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(known), n=1)
+    return f"; did you mean '{close[0]}'?" if close else f"; known: {', '.join(sorted(known))}"
+
+
+def describe(cls: type) -> list[tuple[str, str, Any]]:
+    """(name, help, default) for every field of a config class, for docs and ``--help``."""
+    return [(f.name, f.metadata["help"], f.default) for f in dataclasses.fields(cls)]

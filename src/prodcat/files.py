@@ -1,0 +1,47 @@
+"""Writing stage outputs so that a crash never leaves a half-written file behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+@contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary sibling of ``target``; move it into place only if the block succeeds.
+
+    Works for files and directories; the temporary name keeps the suffix, for writers (such as
+    Keras) that check it. The rename is atomic on one file system, so readers (and
+    DVC) see either the old output or the complete new one.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.stem}.tmp-{os.getpid()}{target.suffix}")
+    _remove(temporary)
+    try:
+        yield temporary
+        if target.is_dir() and temporary.is_dir():
+            _remove(target)
+        temporary.replace(target)
+    finally:
+        _remove(temporary)
+
+
+def write_json(data: Any, target: Path) -> None:
+    with atomic_path(target) as temporary:
+        temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8")
+
+
+def read_json(source: Path) -> Any:
+    return json.loads(source.read_text(encoding="utf-8"))
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()

@@ -1,0 +1,34 @@
+"""Where the stages put what they hand to each other; ``dvc.yaml`` lists the same paths.
+
+Relative to the repository root, where DVC runs every stage.
+"""
+
+from pathlib import Path
+
+PREPARED_DIR = Path("data/prepared")
+SPLITS = ("train", "val", "test")
+VOCABULARY = PREPARED_DIR / "vocab.txt"
+LABELS = PREPARED_DIR / "labels.json"
+DATA_REPORT = PREPARED_DIR / "data_report.json"
+
+MODEL = Path("models/model.keras")
+TRAINING_RUN = Path("models/run.json")
+HISTORY = Path("reports/history.csv")
+
+METRICS = Path("reports/metrics.json")
+PER_CLASS = Path("reports/per_class.json")
+CONFUSION = Path("reports/confusion.csv")
+CONFUSION_IMAGE = Path("reports/plots/confusion_matrix.png")
+
+EXPORT_DIR = Path("models/export")
+REGISTERED = Path("models/registered.json")
+
+
+def split_texts(split: str) -> Path:
+    """The cleaned text and label of one split, for baselines, evaluation and lineage."""
+    return PREPARED_DIR / f"{split}.csv"
+
+
+def split_arrays(split: str) -> Path:
+    """The encoded token ids and label ids of one split."""
+    return PREPARED_DIR / f"{split}.npz"

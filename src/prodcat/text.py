@@ -1,0 +1,94 @@
+"""Text normalisation, the vocabulary and the encoding of texts into padded token ids.
+
+Training and inference both go through :func:`normalize_text` and :func:`build_vectorizer`, so
+a served model sees text exactly as the training data was seen.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+PAD_TOKEN = ""
+OOV_TOKEN = "[UNK]"
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+def normalize_text(text: str) -> str:
+    """Unicode-normalised, lower-case words separated by single spaces.
+
+    Accents and non-Latin letters are kept (they carry meaning in product names); punctuation,
+    symbols and emoji become word breaks.
+    """
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(_NON_WORD.sub(" ", folded).split())
+
+
+def fit_vocabulary(texts: Iterable[str], max_tokens: int) -> list[str]:
+    """Most frequent tokens first, ties broken alphabetically so the result is reproducible.
+
+    The list starts with the padding and out-of-vocabulary tokens, as Keras' ``TextVectorization``
+    expects, and has at most ``max_tokens`` entries.
+    """
+    counts = Counter(token for text in texts for token in text.split())
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [PAD_TOKEN, OOV_TOKEN] + [token for token, _ in ranked[: max_tokens - 2]]
+
+
+def choose_sequence_length(texts: Sequence[str], percentile: float, cap: int) -> int:
+    """A length that covers most texts whole without padding everything to the longest one."""
+    lengths = np.fromiter((len(text.split()) for text in texts), dtype=np.int64, count=len(texts))
+    return int(min(cap, max(1, np.ceil(np.percentile(lengths, percentile)))))
+
+
+def length_statistics(texts: Sequence[str]) -> dict[str, float]:
+    """Token-count summary for the data report."""
+    lengths = np.array([len(text.split()) for text in texts])
+    return {
+        "mean": round(float(lengths.mean()), 2),
+        "p50": float(np.percentile(lengths, 50)),
+        "p95": float(np.percentile(lengths, 95)),
+        "max": int(lengths.max()),
+    }
+
+
+def build_vectorizer(vocabulary: Sequence[str], sequence_length: int):  # -> TextVectorization
+    """A Keras ``TextVectorization`` layer that maps normalised texts to padded token ids."""
+    import keras
+
+    return keras.layers.TextVectorization(
+        standardize=None,
+        split="whitespace",
+        output_mode="int",
+        output_sequence_length=sequence_length,
+        vocabulary=list(vocabulary),
+    )
+
+
+def encode_texts(vectorizer, normalized_texts: Sequence[str]) -> np.ndarray:
+    """Token ids, shape ``(len(texts), sequence_length)``, int32."""
+    return np.asarray(vectorizer(list(normalized_texts)), dtype=np.int32)
+
+
+def write_vocabulary(vocabulary: Sequence[str], path: Path) -> None:
+    """One token per line; the first line is empty (the padding token)."""
+    path.write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
+
+
+def read_vocabulary(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").split("\n")[:-1]
+
+
+def write_labels(labels: Sequence[str], path: Path) -> None:
+    """Class names in label-id order, as JSON (never pickle)."""
+    path.write_text(json.dumps(list(labels), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+def read_labels(path: Path) -> list[str]:
+    return list(json.loads(path.read_text(encoding="utf-8")))

@@ -1,0 +1,89 @@
+"""The MLflow side of a training run: where runs go, starting and resuming them, lineage tags."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import mlflow
+
+from prodcat.errors import UserError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_STORE = "mlflow.db"
+
+
+def tracking_uri(root: Path | None = None) -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else a SQLite file at the repository root."""
+    configured = os.environ.get("MLFLOW_TRACKING_URI")
+    if configured:
+        return configured
+    return f"sqlite:///{((root or Path.cwd()) / DEFAULT_STORE).resolve()}"
+
+
+def configure_tracking(root: Path | None = None) -> str:
+    """Point MLflow's tracking and registry clients at :func:`tracking_uri`; return it."""
+    uri = tracking_uri(root)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+@contextmanager
+def training_run(experiment_name: str, tags: Mapping[str, str]) -> Iterator[mlflow.ActiveRun]:
+    """A new run; Ctrl-C marks it KILLED rather than leaving it RUNNING or calling it FAILED."""
+    mlflow.set_experiment(experiment_name)
+    with _ended_on_interrupt(mlflow.start_run(tags=dict(tags))) as run:
+        yield run
+
+
+@contextmanager
+def resumed_run(run_id: str) -> Iterator[mlflow.ActiveRun]:
+    """Reopen the run that trained the model, so later stages log into the same place."""
+    try:
+        active = mlflow.start_run(run_id=run_id)
+    except mlflow.exceptions.MlflowException as error:
+        raise UserError(
+            f"MLflow run {run_id} not found in {mlflow.get_tracking_uri()}; "
+            "rerun training with `dvc repro -f train`"
+        ) from error
+    with _ended_on_interrupt(active) as run:
+        yield run
+
+
+@contextmanager
+def _ended_on_interrupt(active: mlflow.ActiveRun) -> Iterator[mlflow.ActiveRun]:
+    try:
+        with active as run:
+            yield run
+            mlflow.flush_async_logging()
+    except KeyboardInterrupt:
+        mlflow.MlflowClient().set_terminated(active.info.run_id, status="KILLED")
+        raise
+
+
+def git_commit(root: Path | None = None) -> str:
+    """The checked-out commit, with ``-dirty`` when tracked files differ from it."""
+    try:
+        commit = _git(["rev-parse", "HEAD"], root)
+        dirty = _git(["status", "--porcelain", "--untracked-files=no"], root)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{commit}-dirty" if dirty else commit
+
+
+def _git(arguments: list[str], root: Path | None) -> str:
+    return subprocess.run(
+        ["git", *arguments], cwd=root, capture_output=True, text=True, check=True, timeout=30
+    ).stdout.strip()
+
+
+def flat_params(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"prefix.key": value}``, the names ``dvc params diff`` also uses."""
+    return {f"{prefix}.{key}": value for key, value in values.items()}

@@ -1,0 +1,207 @@
+"""The real ``dvc repro`` on the fixture data: outputs, MLflow run, registry, caching, reruns.
+
+The tests share one workspace and run in file order: read-only checks first, then the ones
+that change params or force reruns.
+"""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import pandas as pd
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from tests.e2e.conftest import Workspace
+
+pytestmark = pytest.mark.slow
+
+OUTPUTS = (
+    "data/prepared/train.npz",
+    "data/prepared/val.npz",
+    "data/prepared/test.npz",
+    "data/prepared/test.csv",
+    "data/prepared/vocab.txt",
+    "data/prepared/labels.json",
+    "data/prepared/data_report.json",
+    "models/model.keras",
+    "models/run.json",
+    "models/export/MLmodel",
+    "models/registered.json",
+    "reports/history.csv",
+    "reports/metrics.json",
+    "reports/per_class.json",
+    "reports/confusion.csv",
+    "reports/plots/confusion_matrix.png",
+)
+
+
+def client_for(workspace: Workspace) -> MlflowClient:
+    return MlflowClient(tracking_uri=workspace.tracking_uri, registry_uri=workspace.tracking_uri)
+
+
+def read_json(workspace: Workspace, path: str) -> dict:
+    return json.loads((workspace.root / path).read_text(encoding="utf-8"))
+
+
+def labels_of(workspace: Workspace) -> list[str]:
+    return json.loads((workspace.root / "data/prepared/labels.json").read_text(encoding="utf-8"))
+
+
+def test_repro_writes_every_output(pipeline: Workspace) -> None:
+    missing = [path for path in OUTPUTS if not (pipeline.root / path).is_file()]
+    assert not missing
+    metrics = read_json(pipeline, "reports/metrics.json")
+    assert {"accuracy", "macro_f1", "weighted_f1", "loss"} <= metrics.keys()
+    assert 0 <= metrics["accuracy"] <= 1
+    report = read_json(pipeline, "data/prepared/data_report.json")
+    rows = report["rows"]
+    assert rows["kept"] == rows["train"] + rows["val"] + rows["test"]
+    history = pd.read_csv(pipeline.root / "reports/history.csv")
+    assert {"epoch", "loss", "val_loss", "accuracy", "val_accuracy"} <= set(history.columns)
+    assert len(history) >= 1
+    per_class = read_json(pipeline, "reports/per_class.json")
+    assert set(per_class) == set(labels_of(pipeline))
+
+
+def test_mlflow_run_holds_params_curves_metrics_and_data(pipeline: Workspace) -> None:
+    client = client_for(pipeline)
+    run_id = read_json(pipeline, "models/run.json")["run_id"]
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["train.lstm_units"] == "8"
+    assert run.data.params["prepare.path"] == "tests/fixtures/catalog.csv"
+    metrics = read_json(pipeline, "reports/metrics.json")
+    assert run.data.metrics["test_accuracy"] == pytest.approx(metrics["accuracy"])
+    assert run.data.metrics["test_macro_f1"] == pytest.approx(metrics["macro_f1"])
+    epochs = len(pd.read_csv(pipeline.root / "reports/history.csv"))
+    assert len(client.get_metric_history(run_id, "val_loss")) == epochs
+    artifacts = {item.path for item in client.list_artifacts(run_id, "evaluation")}
+    assert "evaluation/confusion_matrix.png" in artifacts
+    assert any(item.path == "data" for item in client.list_artifacts(run_id))
+    datasets = {entry.dataset.name for entry in run.inputs.dataset_inputs}
+    assert datasets == {"catalog-train", "catalog-val", "catalog-test"}
+    head = pipeline.run("git", "rev-parse", "HEAD").stdout.strip()
+    assert run.data.tags["git_commit"] == head
+
+
+def test_export_registers_a_version_with_alias_and_lineage(pipeline: Workspace) -> None:
+    client = client_for(pipeline)
+    registered = read_json(pipeline, "models/registered.json")
+    version = client.get_model_version_by_alias("prodcat", "challenger")
+    assert version.version == registered["version"]
+    assert version.run_id == read_json(pipeline, "models/run.json")["run_id"]
+    lock = yaml.safe_load((pipeline.root / "dvc.lock").read_text(encoding="utf-8"))
+    data_hash = next(
+        dep["md5"]
+        for dep in lock["stages"]["prepare"]["deps"]
+        if dep["path"] == "tests/fixtures/catalog.csv"
+    )
+    assert version.tags["data.md5"] == data_hash
+    assert version.tags["git_commit"] == pipeline.run("git", "rev-parse", "HEAD").stdout.strip()
+    metrics = read_json(pipeline, "reports/metrics.json")
+    assert float(version.tags["test_accuracy"]) == pytest.approx(metrics["accuracy"])
+    assert version.tags["model_sha256"] == read_json(pipeline, "models/run.json")["model_sha256"]
+
+
+def test_exported_model_predicts_raw_text(pipeline: Workspace) -> None:
+    texts = ["Waterproof leather HIKING boots, ankle support!", "café crème mug 🙂", "zzz qqq"]
+    local = mlflow.pyfunc.load_model(str(pipeline.root / "models/export"))
+    predictions = local.predict(pd.DataFrame({"description": texts}))
+    assert list(predictions.columns) == ["category", "probability", "top_k"]
+    assert set(predictions["category"]) <= set(labels_of(pipeline))
+    assert predictions["probability"].between(0, 1).all()
+    for row in predictions.itertuples():
+        ranked = [choice["probability"] for choice in row.top_k]
+        assert len(ranked) == 3
+        assert ranked == sorted(ranked, reverse=True)
+        assert row.top_k[0]["category"] == row.category
+    assert local.metadata.get_input_schema().input_names() == ["description"]
+    mlflow.set_registry_uri(pipeline.tracking_uri)
+    registered = mlflow.pyfunc.load_model("models:/prodcat@challenger")
+    pd.testing.assert_frame_equal(registered.predict(pd.DataFrame({"description": texts})), predictions)
+
+
+def test_second_repro_does_nothing(pipeline: Workspace) -> None:
+    client = client_for(pipeline)
+    versions_before = len(client.search_model_versions("name = 'prodcat'"))
+    runs_before = len(client.search_runs(experiment_ids=["1"]))
+    result = pipeline.run("dvc", "repro")
+    assert "Data and pipelines are up to date" in result.stdout
+    assert "Running stage" not in result.stdout
+    assert len(client.search_model_versions("name = 'prodcat'")) == versions_before
+    assert len(client.search_runs(experiment_ids=["1"])) == runs_before
+
+
+def test_predict_command_single_and_batch(pipeline: Workspace) -> None:
+    labels = set(labels_of(pipeline))
+    single = pipeline.run("prodcat", "predict", "waterproof hiking shoes for travel")
+    category, probability, text = single.stdout.strip().split("\t")
+    assert category in labels
+    assert 0 < float(probability) <= 1
+    assert text == "waterproof hiking shoes for travel"
+    batch_in = pipeline.root / "batch.csv"
+    pd.DataFrame({"description": ["red cotton t-shirt", "stainless steel pan"]}).to_csv(
+        batch_in, index=False
+    )
+    pipeline.run("prodcat", "predict", "--input", "batch.csv", "--output", "preds.csv")
+    predictions = pd.read_csv(pipeline.root / "preds.csv")
+    assert len(predictions) == 2
+    assert set(predictions["category"]) <= labels
+    registry = pipeline.run(
+        "prodcat", "predict", "--model", "models:/prodcat@challenger", "leather handbag"
+    )
+    assert registry.stdout.split("\t")[0] in labels
+
+
+def test_predict_command_user_errors_are_one_line(pipeline: Workspace) -> None:
+    missing = pipeline.run("prodcat", "predict", "--input", "nope.csv", check=False)
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == "prodcat: error: nope.csv: input file not found"
+    (pipeline.root / "wrong.csv").write_text("title\nboots\n", encoding="utf-8")
+    wrong = pipeline.run("prodcat", "predict", "--input", "wrong.csv", check=False)
+    assert wrong.returncode == 2
+    assert "no column 'description'" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
+
+
+def test_changing_a_train_param_reruns_train_evaluate_export_only(pipeline: Workspace) -> None:
+    params_path = pipeline.root / "params.yaml"
+    params = yaml.safe_load(params_path.read_text(encoding="utf-8"))
+    params["train"]["epochs"] = params["train"]["epochs"] - 1
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    result = pipeline.run("dvc", "repro")
+    assert "Stage 'prepare' didn't change, skipping" in result.stdout
+    for stage in ("train", "evaluate", "export"):
+        assert f"Running stage '{stage}'" in result.stdout
+    assert "Running stage 'prepare'" not in result.stdout
+    params_diff = pipeline.run("dvc", "params", "diff", "--json")
+    assert "train.epochs" in json.loads(params_diff.stdout)["params.yaml"]
+    metrics_diff = pipeline.run("dvc", "metrics", "diff", "--json")
+    assert "reports/metrics.json" in json.loads(metrics_diff.stdout)
+
+
+def test_forced_reruns_give_identical_metrics_and_weights(pipeline: Workspace) -> None:
+    client = client_for(pipeline)
+    pipeline.run("dvc", "repro", "-f")
+    first_metrics = (pipeline.root / "reports/metrics.json").read_bytes()
+    first_weights = read_json(pipeline, "models/run.json")["model_sha256"]
+    versions = len(client.search_model_versions("name = 'prodcat'"))
+    pipeline.run("dvc", "repro", "-f")
+    assert (pipeline.root / "reports/metrics.json").read_bytes() == first_metrics
+    assert read_json(pipeline, "models/run.json")["model_sha256"] == first_weights
+    assert len(client.search_model_versions("name = 'prodcat'")) == versions
+
+
+def test_experiments_and_plots(pipeline: Workspace) -> None:
+    pipeline.run("git", "add", "--all")
+    pipeline.run("git", "commit", "--quiet", "-m", "baseline run")
+    pipeline.run("dvc", "exp", "run", "-S", "train.epochs=2")
+    shown = pipeline.run("dvc", "exp", "show", "--json")
+    assert "train.epochs" in shown.stdout
+    pipeline.run("dvc", "plots", "show", "-o", "plots_out")
+    assert (pipeline.root / "plots_out/index.html").is_file()
+    metrics = pipeline.run("dvc", "metrics", "show", "--json")
+    assert "accuracy" in metrics.stdout
