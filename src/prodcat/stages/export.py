@@ -17,6 +17,7 @@ from mlflow.types.schema import Array, Object, Property
 import prodcat
 from prodcat import layout
 from prodcat.config import ExportConfig, load_section
+from prodcat.data import file_md5
 from prodcat.files import atomic_path, read_json, write_json
 from prodcat.inference import (
     ARTIFACT_LABELS,
@@ -87,6 +88,7 @@ def main(params_path: Path) -> None:
             "run_id": run.info.run_id,
             "data.path": report["source"]["path"],
             "data.md5": report["source"]["md5"],
+            "test_data.md5": file_md5(layout.split_texts("test")),
             **{f"test_{key}": str(value) for key, value in metrics.items()},
         }
 
