@@ -27,8 +27,14 @@ def tracking_uri(root: Path | None = None) -> str:
     return f"sqlite:///{((root or Path.cwd()) / DEFAULT_STORE).resolve()}"
 
 
+# An unreachable tracking server fails a stage within seconds instead of retrying for minutes.
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "8"}
+
+
 def configure_tracking(root: Path | None = None) -> str:
     """Point MLflow's tracking and registry clients at :func:`tracking_uri`; return it."""
+    for name, value in HTTP_DEFAULTS.items():
+        os.environ.setdefault(name, value)
     uri = tracking_uri(root)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -38,8 +44,15 @@ def configure_tracking(root: Path | None = None) -> str:
 @contextmanager
 def training_run(experiment_name: str, tags: Mapping[str, str]) -> Iterator[mlflow.ActiveRun]:
     """A new run; Ctrl-C marks it KILLED rather than leaving it RUNNING or calling it FAILED."""
-    mlflow.set_experiment(experiment_name)
-    with _ended_on_interrupt(mlflow.start_run(tags=dict(tags))) as run:
+    try:
+        mlflow.set_experiment(experiment_name)
+        active = mlflow.start_run(tags=dict(tags))
+    except mlflow.exceptions.MlflowException as error:
+        raise UserError(
+            f"MLflow tracking store {mlflow.get_tracking_uri()} is not usable ({error.message}); "
+            "start the server or fix MLFLOW_TRACKING_URI"
+        ) from error
+    with _ended_on_interrupt(active) as run:
         yield run
 
 

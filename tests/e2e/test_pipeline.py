@@ -121,7 +121,9 @@ def test_exported_model_predicts_raw_text(pipeline: Workspace) -> None:
     assert local.metadata.get_input_schema().input_names() == ["description"]
     mlflow.set_registry_uri(pipeline.tracking_uri)
     registered = mlflow.pyfunc.load_model("models:/prodcat@challenger")
-    pd.testing.assert_frame_equal(registered.predict(pd.DataFrame({"description": texts})), predictions)
+    pd.testing.assert_frame_equal(
+        registered.predict(pd.DataFrame({"description": texts})), predictions
+    )
 
 
 def test_second_repro_does_nothing(pipeline: Workspace) -> None:
@@ -199,9 +201,21 @@ def test_experiments_and_plots(pipeline: Workspace) -> None:
     pipeline.run("git", "add", "--all")
     pipeline.run("git", "commit", "--quiet", "-m", "baseline run")
     pipeline.run("dvc", "exp", "run", "-S", "train.epochs=2")
-    shown = pipeline.run("dvc", "exp", "show", "--json")
-    assert "train.epochs" in shown.stdout
+    shown = json.loads(pipeline.run("dvc", "exp", "show", "--json").stdout)
+    trained_epochs = [train["epochs"] for train in _values_of(shown, "train")]
+    assert 2 in trained_epochs  # the experiment, beside the committed baseline
     pipeline.run("dvc", "plots", "show", "-o", "plots_out")
     assert (pipeline.root / "plots_out/index.html").is_file()
     metrics = pipeline.run("dvc", "metrics", "show", "--json")
     assert "accuracy" in metrics.stdout
+
+
+def _values_of(tree: object, key: str) -> list:
+    """Every value stored under ``key`` anywhere in a JSON tree."""
+    if isinstance(tree, dict):
+        return [tree[key]] * (key in tree) + [
+            found for value in tree.values() for found in _values_of(value, key)
+        ]
+    if isinstance(tree, list):
+        return [found for item in tree for found in _values_of(item, key)]
+    return []
