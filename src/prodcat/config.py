@@ -21,7 +21,7 @@ from prodcat.errors import UserError
 DEFAULT_PARAMS_PATH = Path("params.yaml")
 
 AttentionKind = Literal["self", "additive"]
-PoolingKind = Literal["attention", "average", "max"]
+PoolingKind = Literal["attention", "average"]
 
 
 def _field(default: Any, help: str) -> Any:
@@ -79,7 +79,8 @@ class TrainConfig:
         "self", "'self': scaled dot-product self-attention; 'additive': Bahdanau-style."
     )
     pooling: PoolingKind = _field(
-        "attention", "How attended states become one vector: 'attention', 'average' or 'max'."
+        "attention",
+        "How attended states become one vector: learned 'attention' weights or 'average'.",
     )
     learning_rate: float = _field(0.003, "Adam learning rate.")
     batch_size: int = _field(32, "Training batch size.")

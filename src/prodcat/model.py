@@ -90,10 +90,8 @@ def build_model(arch: Architecture) -> keras.Model:
         attended = keras.layers.AdditiveAttention(name="additive_attention")([states, states])
     if arch.pooling == "attention":
         pooled = AttentionPooling(units=arch.lstm_units, name="attention_pooling")(attended)
-    elif arch.pooling == "average":
+    else:  # masked: padding does not dilute the average
         pooled = keras.layers.GlobalAveragePooling1D(name="average_pooling")(attended)
-    else:
-        pooled = keras.layers.GlobalMaxPooling1D(name="max_pooling")(attended)
     pooled = keras.layers.Dropout(arch.dropout, name="classifier_dropout")(pooled)
     probabilities = keras.layers.Dense(arch.num_classes, activation="softmax", name="category")(
         pooled
