@@ -20,6 +20,7 @@ logger = logging.getLogger("prodcat")
 
 STAGES = ("prepare", "train", "evaluate", "export")
 DEFAULT_MODEL = "models/export"
+LOOPBACK = "127.0.0.1"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +49,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="model directory or MLflow URI, e.g. models:/prodcat@champion (%(default)s)",
     )
     predict.add_argument("--top-k", type=int, default=3, help="ranked categories to show")
+
+    commands.add_parser("models", help="list the registered versions, their aliases and scores")
+
+    promote = commands.add_parser(
+        "promote", help="move the champion alias to a version that passes the quality gate"
+    )
+    promote.add_argument("--version", help="candidate version (default: the challenger)")
+    promote.add_argument("--dry-run", action="store_true", help="report the verdict only")
+    promote.add_argument("--force", action="store_true", help="promote past a failed gate")
+
+    commands.add_parser("rollback", help="give the champion alias back to the previous champion")
+
+    serve = commands.add_parser("serve", help="serve a model with `mlflow models serve`")
+    serve.add_argument("--model", help="model URI (default: models:/<name>@champion)")
+    serve.add_argument("--port", type=int, default=5001, help="port (%(default)s)")
+    serve.add_argument(
+        "--host",
+        default=LOOPBACK,
+        help="interface to bind (%(default)s); anything else exposes the model to the network",
+    )
     return parser
 
 
@@ -132,6 +153,178 @@ def load_model(uri: str):  # -> mlflow.pyfunc.PyFuncModel
         raise UserError(f"{uri}: cannot load the model ({error.message})") from error
 
 
+def run_models(params: Path) -> None:
+    from mlflow import MlflowClient
+
+    from prodcat.config import ExportConfig, PromoteConfig, load_section
+    from prodcat.promotion import render_table
+    from prodcat.registry import list_versions, recorded_scores
+    from prodcat.tracking import configure_tracking
+
+    name = load_section(ExportConfig, "export", params).registered_model_name
+    champion_alias = load_section(PromoteConfig, "promote", params).champion_alias
+    configure_tracking()
+    versions = list_versions(MlflowClient(), name)
+    if not versions:
+        raise UserError(f"no registered versions of '{name}' yet; run `dvc repro`")
+    rows = [
+        ["version", "aliases", "created (UTC)", "git commit", "accuracy", "macro_f1", "champion"]
+    ]
+    for version, aliases in versions:
+        scores = recorded_scores(version)
+        rows.append(
+            [
+                str(version.version),
+                ",".join(aliases) or "-",
+                _timestamp(version.creation_timestamp),
+                version.tags.get("git_commit", "unknown")[:12],
+                f"{scores['accuracy']:.4f}" if "accuracy" in scores else "-",
+                f"{scores['macro_f1']:.4f}" if "macro_f1" in scores else "-",
+                "*" if champion_alias in aliases else "",
+            ]
+        )
+    print(render_table(rows))
+
+
+def run_promote(arguments: argparse.Namespace) -> int:
+    import pandas as pd
+    from mlflow import MlflowClient
+
+    from prodcat import layout
+    from prodcat.config import ExportConfig, PromoteConfig, load_section
+    from prodcat.promotion import Contender, comparison_table, decide, render_table, same_test_data
+    from prodcat.registry import (
+        PREVIOUS_CHAMPION_TAG,
+        alias_holder,
+        get_version,
+        move_alias,
+        recorded_scores,
+        registry_lock,
+        rescore_version,
+    )
+    from prodcat.tracking import configure_tracking
+
+    export = load_section(ExportConfig, "export", arguments.params)
+    gate = load_section(PromoteConfig, "promote", arguments.params)
+    name = export.registered_model_name
+    configure_tracking()
+    client = MlflowClient()
+    with registry_lock(Path.cwd()):
+        if arguments.version:
+            candidate_version = get_version(client, name, arguments.version)
+        else:
+            candidate_version = alias_holder(client, name, export.alias)
+            if candidate_version is None:
+                raise UserError(
+                    f"no version of '{name}' holds alias '{export.alias}'; pass --version"
+                )
+        champion_version = alias_holder(client, name, gate.champion_alias)
+
+        def contender(version) -> Contender:
+            return Contender(
+                str(version.version),
+                recorded_scores(version),
+                version.tags.get("test_data.md5", ""),
+            )
+
+        candidate = contender(candidate_version)
+        champion = contender(champion_version) if champion_version else None
+        if champion and not same_test_data(candidate, champion):
+            test_split = layout.split_texts("test")
+            if not test_split.is_file():
+                raise UserError(
+                    f"{test_split}: needed to re-evaluate both versions on the same test data; "
+                    "run `dvc repro prepare`"
+                )
+            frame = pd.read_csv(test_split, dtype=str, keep_default_na=False)
+            texts, labels = frame["text"].tolist(), frame["label"].tolist()
+            print(f"test data differ: re-evaluating v{candidate.version} and v{champion.version}")
+            candidate, champion = (
+                Contender(c.version, rescore_version(name, c.version, texts, labels), "current")
+                for c in (candidate, champion)
+            )
+        decision = decide(candidate, champion, gate)
+        print(render_table(comparison_table(candidate, champion, gate)))
+        print(f"verdict: {decision.verdict} ({'; '.join(decision.reasons)})")
+        if arguments.dry_run:
+            print("dry run: nothing changed")
+            return 0 if decision.passed else 1
+        if not decision.passed and not arguments.force:
+            print(f"'{gate.champion_alias}' stays on v{champion.version if champion else '(none)'}")
+            return 1
+        record = {
+            PREVIOUS_CHAMPION_TAG: champion.version if champion else "none",
+            "champion.promoted_at": _now(),
+            "champion.forced": str(arguments.force and not decision.passed).lower(),
+            "champion.metric": gate.metric,
+            "champion.candidate_value": str(candidate.metrics[gate.metric]),
+            "champion.previous_value": str(champion.metrics[gate.metric]) if champion else "none",
+            "champion.reason": "; ".join(decision.reasons),
+        }
+        move_alias(client, name, gate.champion_alias, candidate.version, record)
+    forced = " (forced past a failed gate)" if record["champion.forced"] == "true" else ""
+    print(f"'{gate.champion_alias}' is now {name} v{candidate.version}{forced}")
+    return 0
+
+
+def run_rollback(params: Path) -> None:
+    from mlflow import MlflowClient
+
+    from prodcat.config import ExportConfig, PromoteConfig, load_section
+    from prodcat.registry import PREVIOUS_CHAMPION_TAG, alias_holder, move_alias, registry_lock
+    from prodcat.tracking import configure_tracking
+
+    name = load_section(ExportConfig, "export", params).registered_model_name
+    alias = load_section(PromoteConfig, "promote", params).champion_alias
+    configure_tracking()
+    client = MlflowClient()
+    with registry_lock(Path.cwd()):
+        current = alias_holder(client, name, alias)
+        if current is None:
+            raise UserError(f"'{name}' has no '{alias}' to roll back")
+        previous = current.tags.get(PREVIOUS_CHAMPION_TAG, "none")
+        if previous == "none":
+            raise UserError(f"{name} v{current.version} has no previous champion to roll back to")
+        record = {
+            "champion.promoted_at": _now(),
+            "champion.reason": f"rollback from v{current.version}",
+            "champion.rolled_back_from": str(current.version),
+        }
+        move_alias(client, name, alias, previous, record)
+    print(f"'{alias}' rolled back from {name} v{current.version} to v{previous}")
+
+
+def run_serve(arguments: argparse.Namespace) -> None:
+    from prodcat.config import ExportConfig, PromoteConfig, load_section
+    from prodcat.tracking import configure_tracking
+
+    model = arguments.model
+    if model is None:
+        name = load_section(ExportConfig, "export", arguments.params).registered_model_name
+        alias = load_section(PromoteConfig, "promote", arguments.params).champion_alias
+        model = f"models:/{name}@{alias}"
+    if arguments.host != LOOPBACK:
+        logger.warning("binding %s: the model is reachable from the network", arguments.host)
+    os.environ["MLFLOW_TRACKING_URI"] = configure_tracking()
+    command = ["mlflow", "models", "serve", "-m", model, "--env-manager", "local"]
+    command += ["--host", arguments.host, "--port", str(arguments.port)]
+    logger.info("serving %s on http://%s:%d/invocations", model, arguments.host, arguments.port)
+    sys.stdout.flush()
+    os.execvp(command[0], command)
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _timestamp(milliseconds: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(milliseconds / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     configure_logging(arguments.debug)
@@ -141,6 +334,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_stage(arguments.command, arguments.params)
         elif arguments.command == "predict":
             run_predict(arguments)
+        elif arguments.command == "models":
+            run_models(arguments.params)
+        elif arguments.command == "promote":
+            return run_promote(arguments)
+        elif arguments.command == "rollback":
+            run_rollback(arguments.params)
+        elif arguments.command == "serve":
+            run_serve(arguments)
     except UserError as error:
         if arguments.debug:
             raise

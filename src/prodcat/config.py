@@ -121,11 +121,36 @@ class ExportConfig:
         _check(self.top_k >= 1, "export.top_k", "must be at least 1")
 
 
+GateMetric = Literal["macro_f1", "accuracy", "weighted_f1"]
+
+
+@dataclass(frozen=True)
+class PromoteConfig:
+    """The quality gate a registered version must pass to become ``champion``."""
+
+    metric: GateMetric = _field("macro_f1", "Test metric that decides between two versions.")
+    min_delta: float = _field(
+        0.0, "How much better than the champion the candidate must be (0: at least as good)."
+    )
+    min_accuracy: float = _field(0.8, "Absolute floor on the candidate's test accuracy.")
+    min_macro_f1: float = _field(0.75, "Absolute floor on the candidate's test macro F1.")
+    champion_alias: str = _field(
+        "champion", "Alias of the version that is served; the candidate is export.alias."
+    )
+
+    def __post_init__(self) -> None:
+        _check(-1 < self.min_delta < 1, "promote.min_delta", "must be between -1 and 1")
+        for name in ("min_accuracy", "min_macro_f1"):
+            _check(0 <= getattr(self, name) <= 1, f"promote.{name}", "must be between 0 and 1")
+        _check(bool(self.champion_alias.strip()), "promote.champion_alias", "is empty")
+
+
 SECTIONS: dict[str, type] = {
     "prepare": PrepareConfig,
     "train": TrainConfig,
     "evaluate": EvaluateConfig,
     "export": ExportConfig,
+    "promote": PromoteConfig,
 }
 
 ConfigT = TypeVar("ConfigT")

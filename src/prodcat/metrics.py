@@ -58,6 +58,17 @@ def score(label_ids: np.ndarray, probabilities: np.ndarray, labels: Sequence[str
     )
 
 
+def label_scores(actual: Sequence[str], predicted: Sequence[str]) -> dict[str, float]:
+    """Accuracy and F1 from category names, for models whose label ids may not line up."""
+    return {
+        "accuracy": round(float(accuracy_score(actual, predicted)), 6),
+        "macro_f1": round(float(f1_score(actual, predicted, average="macro", zero_division=0)), 6),
+        "weighted_f1": round(
+            float(f1_score(actual, predicted, average="weighted", zero_division=0)), 6
+        ),
+    }
+
+
 def confusion_rows(
     label_ids: np.ndarray, predicted_ids: np.ndarray, labels: Sequence[str]
 ) -> list[dict[str, str]]:

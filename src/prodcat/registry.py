@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 
+from filelock import FileLock, Timeout
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+
+from prodcat.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -43,3 +49,87 @@ def register_once(
         version = existing.version
     client.set_registered_model_alias(name, alias, version)
     return client.get_model_version(name, version), existing is None
+
+
+# Tags a promotion or rollback leaves on the version that became champion.
+PREVIOUS_CHAMPION_TAG = "champion.previous"
+
+
+def alias_holder(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException as error:
+        if error.error_code == "RESOURCE_DOES_NOT_EXIST" or "alias" in error.message.lower():
+            return None
+        raise
+
+
+def get_version(client: MlflowClient, name: str, version: str) -> ModelVersion:
+    try:
+        return client.get_model_version(name, version)
+    except MlflowException as error:
+        raise UserError(f"registered model '{name}' has no version {version}") from error
+
+
+def list_versions(client: MlflowClient, name: str) -> list[tuple[ModelVersion, list[str]]]:
+    """Every version of ``name``, newest first, with its aliases (search results lack them)."""
+    versions = client.search_model_versions(f"name = '{name}'")
+    if not versions:
+        return []
+    aliases = client.get_registered_model(name).aliases
+    return [
+        (
+            version,
+            sorted(alias for alias, held in aliases.items() if str(held) == str(version.version)),
+        )
+        for version in sorted(versions, key=lambda version: int(version.version), reverse=True)
+    ]
+
+
+def recorded_scores(version: ModelVersion) -> dict[str, float]:
+    """The test metrics export recorded on the version (``test_accuracy`` → ``accuracy``)."""
+    return {
+        key.removeprefix("test_"): float(value)
+        for key, value in version.tags.items()
+        if key.startswith("test_") and key != "test_data.md5"
+    }
+
+
+def move_alias(
+    client: MlflowClient, name: str, alias: str, version: str, record: Mapping[str, str]
+) -> None:
+    """Record why on the version first, then move the alias: the tags never lag the alias."""
+    for key, value in record.items():
+        client.set_model_version_tag(name, version, key, value)
+    client.set_registered_model_alias(name, alias, version)
+
+
+@contextmanager
+def registry_lock(store_root: Path, timeout_seconds: float = 120) -> Iterator[None]:
+    """Serialise promotions on this machine, so two racing commands cannot interleave."""
+    lock = FileLock(store_root / ".prodcat-registry.lock", timeout=timeout_seconds)
+    try:
+        with lock:
+            yield
+    except Timeout as error:
+        raise UserError(
+            f"another promotion holds {lock.lock_file} for over {timeout_seconds:.0f} s; retry"
+        ) from error
+
+
+def rescore_version(
+    name: str, version: str, texts: list[str], labels: list[str]
+) -> dict[str, float]:
+    """Score a registered version on the given test split (when recorded scores can't compare)."""
+    import mlflow
+    import pandas as pd
+
+    from prodcat.inference import MAX_TEXTS_PER_REQUEST, TEXT_FIELD
+    from prodcat.metrics import label_scores
+
+    model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    predicted: list[str] = []
+    for start in range(0, len(texts), MAX_TEXTS_PER_REQUEST):
+        chunk = pd.DataFrame({TEXT_FIELD: texts[start : start + MAX_TEXTS_PER_REQUEST]})
+        predicted.extend(model.predict(chunk)["category"].tolist())
+    return label_scores(labels, predicted)

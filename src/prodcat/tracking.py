@@ -81,11 +81,16 @@ def _ended_on_interrupt(active: mlflow.ActiveRun) -> Iterator[mlflow.ActiveRun]:
         raise
 
 
+# Files a running `dvc repro` rewrites itself; they do not make the code differ from the commit.
+PIPELINE_RECORDS = ("dvc.lock", "reports", "models")
+
+
 def git_commit(root: Path | None = None) -> str:
-    """The checked-out commit, with ``-dirty`` when tracked files differ from it."""
+    """The checked-out commit, with ``-dirty`` when tracked sources differ from it."""
+    excluded = [f":(exclude){path}" for path in PIPELINE_RECORDS]
     try:
         commit = _git(["rev-parse", "HEAD"], root)
-        dirty = _git(["status", "--porcelain", "--untracked-files=no"], root)
+        dirty = _git(["status", "--porcelain", "--untracked-files=no", "--", ".", *excluded], root)
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{commit}-dirty" if dirty else commit

@@ -213,9 +213,8 @@ def test_experiments_and_plots(pipeline: Workspace) -> None:
 def _values_of(tree: object, key: str) -> list:
     """Every value stored under ``key`` anywhere in a JSON tree."""
     if isinstance(tree, dict):
-        return [tree[key]] * (key in tree) + [
-            found for value in tree.values() for found in _values_of(value, key)
-        ]
+        own = [tree[key]] if key in tree else []
+        return own + [found for value in tree.values() for found in _values_of(value, key)]
     if isinstance(tree, list):
         return [found for item in tree for found in _values_of(item, key)]
     return []

@@ -1,0 +1,147 @@
+"""Promotion through the quality gate, on a real SQLite registry with really trained versions.
+
+The versions, in order: v1 a weak model (one epoch at a tiny learning rate), v2 the fixture's
+proper model, v3 another weak one. The tests share them and run in file order.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from tests.e2e.conftest import Workspace, make_workspace
+
+pytestmark = pytest.mark.slow
+
+WEAK = {"epochs": 1, "learning_rate": 0.0001}
+
+
+def train_version(workspace: Workspace, **train: object) -> str:
+    """Retrain with these train params and return the registered version."""
+    path = workspace.root / "params.yaml"
+    params = yaml.safe_load(path.read_text(encoding="utf-8"))
+    params["train"].update(train)
+    path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    workspace.run("dvc", "repro")
+    return str(yaml.safe_load((workspace.root / "models/registered.json").read_text())["version"])
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, list[str]]]:
+    workspace = make_workspace(tmp_path_factory.mktemp("promote"))
+    fixture = yaml.safe_load((workspace.root / "params.yaml").read_text(encoding="utf-8"))
+    versions = [
+        train_version(workspace, **WEAK),
+        train_version(workspace, **{key: fixture["train"][key] for key in WEAK}),
+        train_version(workspace, **WEAK, seed=7),
+    ]
+    assert versions == ["1", "2", "3"]
+    yield workspace, versions
+
+
+def client_for(workspace: Workspace) -> MlflowClient:
+    return MlflowClient(tracking_uri=workspace.tracking_uri, registry_uri=workspace.tracking_uri)
+
+
+def champion(workspace: Workspace) -> str:
+    return str(client_for(workspace).get_model_version_by_alias("prodcat", "champion").version)
+
+
+def tags(workspace: Workspace, version: str) -> dict[str, str]:
+    return client_for(workspace).get_model_version("prodcat", version).tags
+
+
+def test_first_candidate_that_clears_the_floors_becomes_champion(registry) -> None:
+    workspace, _ = registry
+    result = workspace.run("prodcat", "promote", "--version", "1")
+    assert "verdict: PASS" in result.stdout
+    assert "no champion yet" in result.stdout
+    assert champion(workspace) == "1"
+    assert tags(workspace, "1")["champion.previous"] == "none"
+
+
+def test_a_better_challenger_is_promoted_with_its_reasons_recorded(registry) -> None:
+    workspace, _ = registry
+    result = workspace.run("prodcat", "promote", "--version", "2")
+    assert "verdict: PASS" in result.stdout
+    assert champion(workspace) == "2"
+    recorded = tags(workspace, "2")
+    assert recorded["champion.previous"] == "1"
+    assert recorded["champion.forced"] == "false"
+    assert float(recorded["champion.candidate_value"]) > float(recorded["champion.previous_value"])
+    assert recorded["champion.promoted_at"]
+
+
+def test_a_worse_challenger_is_refused_and_nothing_changes(registry) -> None:
+    workspace, _ = registry
+    holder = client_for(workspace).get_model_version_by_alias("prodcat", "challenger")
+    assert str(holder.version) == "3"  # the default candidate
+    before = tags(workspace, "3")
+    result = workspace.run("prodcat", "promote", check=False)
+    assert result.returncode == 1
+    assert "verdict: FAIL" in result.stdout
+    assert champion(workspace) == "2"
+    assert tags(workspace, "3") == before
+
+
+def test_dry_run_reports_and_changes_nothing(registry) -> None:
+    workspace, _ = registry
+    result = workspace.run("prodcat", "promote", "--version", "3", "--dry-run", check=False)
+    assert result.returncode == 1
+    assert "dry run: nothing changed" in result.stdout
+    assert champion(workspace) == "2"
+
+
+def test_force_promotes_past_a_failed_gate_and_says_so(registry) -> None:
+    workspace, _ = registry
+    result = workspace.run("prodcat", "promote", "--version", "3", "--force")
+    assert "forced past a failed gate" in result.stdout
+    assert champion(workspace) == "3"
+    assert tags(workspace, "3")["champion.forced"] == "true"
+
+
+def test_rollback_returns_to_the_previous_champion(registry) -> None:
+    workspace, _ = registry
+    result = workspace.run("prodcat", "rollback")
+    assert "rolled back from prodcat v3 to v2" in result.stdout
+    assert champion(workspace) == "2"
+    assert tags(workspace, "2")["champion.rolled_back_from"] == "3"
+
+
+def test_models_lists_versions_aliases_and_scores(registry) -> None:
+    workspace, _ = registry
+    lines = workspace.run("prodcat", "models").stdout.strip().splitlines()
+    assert lines[0].split()[:2] == ["version", "aliases"]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert set(rows) == {"1", "2", "3"}
+    assert "champion" in rows["2"] and rows["2"].rstrip().endswith("*")
+    assert "challenger" in rows["3"]
+
+
+def test_racing_promotions_end_consistent(registry) -> None:
+    workspace, _ = registry
+    before = champion(workspace)
+    racers = [
+        subprocess.Popen(
+            ["prodcat", "promote", "--version", version, "--force"],
+            cwd=workspace.root,
+            env=workspace.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for version in ("1", "3")
+    ]
+    for racer in racers:
+        racer.communicate(timeout=300)
+        assert racer.returncode == 0
+    winner = champion(workspace)
+    loser = "3" if winner == "1" else "1"
+    assert winner in {"1", "3"}
+    # Serialised: the second promotion saw the first one's result, not the stale champion.
+    assert tags(workspace, winner)["champion.previous"] == loser
+    assert tags(workspace, loser)["champion.previous"] == before
