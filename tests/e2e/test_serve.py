@@ -1,0 +1,175 @@
+"""The real `prodcat serve` (`mlflow models serve`) on loopback, with good and bad requests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from tests.e2e.conftest import REPO, Workspace
+
+pytestmark = pytest.mark.slow
+
+GOOD = {"dataframe_records": [{"description": "waterproof hiking shoes"}]}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(pipeline: Workspace) -> Iterator[str]:
+    """The champion served on a free loopback port; stopped whatever the tests do."""
+    pipeline.run("prodcat", "promote")
+    port = free_port()
+    process = subprocess.Popen(
+        ["prodcat", "serve", "--port", str(port)],
+        cwd=pipeline.root,
+        env=pipeline.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while not _answers(f"{url}/ping"):
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, "server did not start in 120 s"
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).ok
+    except requests.ConnectionError:
+        return False
+
+
+def invoke(url: str, body: object) -> requests.Response:
+    data = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    return requests.post(
+        f"{url}/invocations", data=data, headers={"Content-Type": "application/json"}, timeout=60
+    )
+
+
+def labels_of(pipeline: Workspace) -> set[str]:
+    return set(json.loads((pipeline.root / "data/prepared/labels.json").read_text()))
+
+
+def test_server_binds_loopback_only(server: str) -> None:
+    assert server.startswith("http://127.0.0.1:")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        GOOD,
+        {"inputs": {"description": ["waterproof hiking shoes", "steel pan"]}},
+        {"dataframe_split": {"columns": ["description"], "data": [["waterproof hiking shoes"]]}},
+    ],
+    ids=["dataframe_records", "inputs", "dataframe_split"],
+)
+def test_every_input_form_gets_category_probability_and_top_k(
+    server: str, pipeline: Workspace, body: dict
+) -> None:
+    answer = invoke(server, body)
+    assert answer.status_code == 200, answer.text
+    predictions = answer.json()["predictions"]
+    assert len(predictions) >= 1
+    for prediction in predictions:
+        assert prediction["category"] in labels_of(pipeline)
+        assert 0 < prediction["probability"] <= 1
+        assert len(prediction["top_k"]) == 3
+        assert prediction["top_k"][0]["category"] == prediction["category"]
+
+
+def test_top_k_is_a_request_param(server: str) -> None:
+    answer = invoke(server, {**GOOD, "params": {"top_k": 1}})
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["predictions"][0]["top_k"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"dataframe_records": [{}]}, "description"),
+        ({"dataframe_records": [{"title": "boots"}]}, "missing inputs ['description']"),
+        ({"dataframe_records": [{"description": None}]}, "is null"),
+        ({"dataframe_records": [{"description": 5}]}, "is int; expected text"),
+        ({"dataframe_records": [{"description": ""}]}, "is empty"),
+        ({"dataframe_records": []}, "description"),
+        ({"dataframe_records": [{"description": "boots"}] * 10_000}, "at most 5000"),
+        ({"dataframe_records": [{"description": "boot " * 200_000}]}, "the limit is 5000"),
+        ("{not json", "valid JSON"),
+    ],
+    ids=[
+        "missing-field",
+        "wrong-field",
+        "null",
+        "number",
+        "empty-string",
+        "empty-list",
+        "10k-items",
+        "1MB-text",
+        "invalid-json",
+    ],
+)
+def test_bad_requests_get_a_clear_4xx_and_the_server_keeps_serving(
+    server: str, body: object, message: str
+) -> None:
+    answer = invoke(server, body)
+    assert 400 <= answer.status_code < 500, answer.text[:500]
+    assert message in answer.json()["message"]
+    assert invoke(server, GOOD).status_code == 200
+
+
+def test_benchmark_script_runs_and_writes_its_figures(pipeline: Workspace, tmp_path) -> None:
+    out = tmp_path / "serve.json"
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks/serve.py"),
+            "--model",
+            str(pipeline.root / "models/export"),
+            "--texts",
+            str(pipeline.root / "data/prepared/test.csv"),
+            "--requests",
+            "20",
+            "--batch",
+            "50",
+            "--batches",
+            "2",
+            "--out",
+            str(out),
+        ],
+        cwd=pipeline.root,
+        env=pipeline.env,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    figures = json.loads(out.read_text())
+    for where in ("served", "in_process"):
+        assert figures[where]["p50_ms"] > 0
+        assert figures[where]["texts_per_second"] > 0
+    assert figures["machine"]["cpus"] >= 1
