@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("rollback", help="give the champion alias back to the previous champion")
 
+    lineage = commands.add_parser(
+        "lineage", help="where a registered version came from, and how to rebuild it"
+    )
+    lineage.add_argument("version", help="registered version number")
+
     serve = commands.add_parser("serve", help="serve a model with `mlflow models serve`")
     serve.add_argument("--model", help="model URI (default: models:/<name>@champion)")
     serve.add_argument("--port", type=int, default=5001, help="port (%(default)s)")
@@ -294,6 +299,33 @@ def run_rollback(params: Path) -> None:
     print(f"'{alias}' rolled back from {name} v{current.version} to v{previous}")
 
 
+def run_lineage(arguments: argparse.Namespace) -> None:
+    from mlflow import MlflowClient
+
+    from prodcat.config import ExportConfig, load_section
+    from prodcat.registry import lineage
+    from prodcat.tracking import configure_tracking
+
+    name = load_section(ExportConfig, "export", arguments.params).registered_model_name
+    configure_tracking()
+    found = lineage(MlflowClient(), name, arguments.version)
+    print(f"{found.name} v{found.version}")
+    print(f"  MLflow run:    {found.run_id}")
+    print(f"  git commit:    {found.git_commit}")
+    print(f"  data:          {found.data_path} (md5 {found.data_md5})")
+    print(f"  test split:    md5 {found.test_data_md5}")
+    print("  test metrics:  " + ", ".join(f"{k}={v}" for k, v in sorted(found.metrics.items())))
+    print("  params:")
+    for key, value in found.params.items():
+        print(f"    {key}: {value}")
+    if found.dvc_lock:
+        print("  dvc.lock of the build:")
+        print("\n".join(f"    {line}" for line in found.dvc_lock.rstrip().splitlines()))
+    if found.git_commit.endswith("-dirty"):
+        print("  warning: built from uncommitted changes; the commit alone may not rebuild it")
+    print(f"rebuild: {found.rebuild_command}")
+
+
 def run_serve(arguments: argparse.Namespace) -> None:
     from prodcat.config import ExportConfig, PromoteConfig, load_section
     from prodcat.tracking import configure_tracking
@@ -340,6 +372,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_promote(arguments)
         elif arguments.command == "rollback":
             run_rollback(arguments.params)
+        elif arguments.command == "lineage":
+            run_lineage(arguments)
         elif arguments.command == "serve":
             run_serve(arguments)
     except UserError as error:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -17,6 +18,7 @@ from prodcat.errors import UserError
 logger = logging.getLogger(__name__)
 
 FINGERPRINT_TAG = "model_sha256"
+LINEAGE_LOCK_ARTIFACT = "lineage/dvc.lock"  # the build's dvc.lock, logged by export
 
 
 def find_version(client: MlflowClient, name: str, fingerprint: str) -> ModelVersion | None:
@@ -133,3 +135,48 @@ def rescore_version(
         chunk = pd.DataFrame({TEXT_FIELD: texts[start : start + MAX_TEXTS_PER_REQUEST]})
         predicted.extend(model.predict(chunk)["category"].tolist())
     return label_scores(labels, predicted)
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Everything needed to trace a registered version back to its inputs and rebuild it."""
+
+    name: str
+    version: str
+    run_id: str
+    git_commit: str
+    data_path: str
+    data_md5: str
+    test_data_md5: str
+    params: dict[str, str]
+    metrics: dict[str, float]
+    dvc_lock: str
+
+    @property
+    def rebuild_command(self) -> str:
+        commit = self.git_commit.removesuffix("-dirty")
+        return f"git checkout {commit} && dvc repro -f && dvc metrics show"
+
+
+def lineage(client: MlflowClient, name: str, version: str) -> Lineage:
+    import mlflow
+
+    model_version = get_version(client, name, version)
+    run = client.get_run(model_version.run_id)
+    try:
+        lock = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/{LINEAGE_LOCK_ARTIFACT}")
+    except MlflowException:
+        lock = ""
+    tags = model_version.tags
+    return Lineage(
+        name=name,
+        version=str(model_version.version),
+        run_id=run.info.run_id,
+        git_commit=tags.get("git_commit", "unknown"),
+        data_path=tags.get("data.path", "unknown"),
+        data_md5=tags.get("data.md5", "unknown"),
+        test_data_md5=tags.get("test_data.md5", "unknown"),
+        params=dict(sorted(run.data.params.items())),
+        metrics=recorded_scores(model_version),
+        dvc_lock=lock,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -17,6 +18,8 @@ from prodcat.errors import UserError
 logger = logging.getLogger(__name__)
 
 DEFAULT_STORE = "mlflow.db"
+HOST_TAG = "prodcat.host"
+PID_TAG = "prodcat.pid"
 
 
 def tracking_uri(root: Path | None = None) -> str:
@@ -45,8 +48,9 @@ def configure_tracking(root: Path | None = None) -> str:
 def training_run(experiment_name: str, tags: Mapping[str, str]) -> Iterator[mlflow.ActiveRun]:
     """A new run; Ctrl-C marks it KILLED rather than leaving it RUNNING or calling it FAILED."""
     try:
-        mlflow.set_experiment(experiment_name)
-        active = mlflow.start_run(tags=dict(tags))
+        experiment = mlflow.set_experiment(experiment_name)
+        end_orphaned_runs(experiment.experiment_id)
+        active = mlflow.start_run(tags={**tags, **_owner_tags()})
     except mlflow.exceptions.MlflowException as error:
         raise UserError(
             f"MLflow tracking store {mlflow.get_tracking_uri()} is not usable ({error.message}); "
@@ -60,7 +64,7 @@ def training_run(experiment_name: str, tags: Mapping[str, str]) -> Iterator[mlfl
 def resumed_run(run_id: str) -> Iterator[mlflow.ActiveRun]:
     """Reopen the run that trained the model, so later stages log into the same place."""
     try:
-        active = mlflow.start_run(run_id=run_id)
+        active = mlflow.start_run(run_id=run_id, tags=_owner_tags())
     except mlflow.exceptions.MlflowException as error:
         raise UserError(
             f"MLflow run {run_id} not found in {mlflow.get_tracking_uri()}; "
@@ -68,6 +72,42 @@ def resumed_run(run_id: str) -> Iterator[mlflow.ActiveRun]:
         ) from error
     with _ended_on_interrupt(active) as run:
         yield run
+
+
+def end_orphaned_runs(experiment_id: str) -> list[str]:
+    """Mark KILLED the runs a killed process left RUNNING on this machine; return their ids.
+
+    SIGKILL gives a process no chance to close its run, so the next training does it.
+    """
+    client = mlflow.MlflowClient()
+    orphans = [
+        run.info.run_id
+        for run in client.search_runs([experiment_id], "attributes.status = 'RUNNING'")
+        if run.data.tags.get(HOST_TAG) == socket.gethostname()
+        and not _process_alive(int(run.data.tags.get(PID_TAG, "0")))
+    ]
+    for run_id in orphans:
+        logger.warning(
+            "MLflow run %s was left RUNNING by a killed process: marking it KILLED", run_id
+        )
+        client.set_terminated(run_id, status="KILLED")
+    return orphans
+
+
+def _owner_tags() -> dict[str, str]:
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+
+
+def _process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextmanager

@@ -7,13 +7,19 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE_PARAMS = REPO / "tests/fixtures/params.yaml"
+# Credentials a real environment would hold; no log, param, tag or artifact may contain them.
+SECRETS = {
+    "MLFLOW_TRACKING_PASSWORD": "pw-7f3c9e1a-never-log-me",
+    "AWS_SECRET_ACCESS_KEY": "aws-5d2b8c4e-never-log-me",
+    "GITHUB_TOKEN": "ghp-9a1e6f0b-never-log-me",
+}
 
 
 @dataclass(frozen=True)
@@ -22,11 +28,13 @@ class Workspace:
 
     root: Path
     env: dict[str, str]
+    transcript: list[str] = field(default_factory=list)  # every command's output, in order
 
     def run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             command, cwd=self.root, env=self.env, capture_output=True, text=True, timeout=900
         )
+        self.transcript.append(result.stdout + result.stderr)
         if check and result.returncode != 0:
             raise AssertionError(
                 f"{' '.join(command)} exited {result.returncode}\n"
@@ -71,6 +79,7 @@ def make_workspace(root: Path) -> Workspace:
         GIT_AUTHOR_EMAIL="test@example.invalid",
         GIT_COMMITTER_NAME="prodcat-test",
         GIT_COMMITTER_EMAIL="test@example.invalid",
+        **SECRETS,
     )
     workspace = Workspace(root=root, env=env)
     workspace.run("git", "init", "--quiet", "--initial-branch=main")

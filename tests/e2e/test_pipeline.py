@@ -14,7 +14,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from tests.e2e.conftest import Workspace
+from tests.e2e.conftest import SECRETS, Workspace
 
 pytestmark = pytest.mark.slow
 
@@ -126,6 +126,25 @@ def test_exported_model_predicts_raw_text(pipeline: Workspace) -> None:
     )
 
 
+def test_credentials_never_reach_logs_params_tags_or_artifacts(pipeline: Workspace) -> None:
+    client = client_for(pipeline)
+    run = client.get_run(read_json(pipeline, "models/run.json")["run_id"])
+    version = client.get_model_version_by_alias("prodcat", "challenger")
+    recorded = [
+        json.dumps([run.data.params, run.data.tags, version.tags]),
+        *pipeline.transcript,
+        *(
+            path.read_bytes().decode("utf-8", errors="replace")
+            for folder in ("mlruns", "models", "reports", "data/prepared")
+            for path in (pipeline.root / folder).rglob("*")
+            if path.is_file()
+        ),
+        (pipeline.root / "mlflow.db").read_bytes().decode("utf-8", errors="replace"),
+    ]
+    for secret in SECRETS.values():
+        assert not [text for text in recorded if secret in text]
+
+
 def test_second_repro_does_nothing(pipeline: Workspace) -> None:
     client = client_for(pipeline)
     versions_before = len(client.search_model_versions("name = 'prodcat'"))
@@ -167,6 +186,29 @@ def test_predict_command_user_errors_are_one_line(pipeline: Workspace) -> None:
     assert wrong.returncode == 2
     assert "no column 'description'" in wrong.stderr
     assert "Traceback" not in wrong.stderr
+
+
+def test_lineage_traces_a_version_and_its_commit_rebuilds_the_same_metrics(
+    pipeline: Workspace, tmp_path
+) -> None:
+    version = str(read_json(pipeline, "models/registered.json")["version"])
+    shown = pipeline.run("prodcat", "lineage", version).stdout
+    commit = pipeline.run("git", "rev-parse", "HEAD").stdout.strip()
+    tags = client_for(pipeline).get_model_version("prodcat", version).tags
+    assert f"git commit:    {commit}" in shown
+    assert tags["data.md5"] in shown
+    assert "train.lstm_units: 8" in shown
+    assert "dvc.lock of the build:" in shown
+    rebuild = shown.strip().splitlines()[-1]
+    assert rebuild == f"rebuild: git checkout {commit} && dvc repro -f && dvc metrics show"
+    clone = tmp_path / "rebuild"
+    pipeline.run("git", "clone", "--quiet", str(pipeline.root), str(clone))
+    rebuilt = Workspace(root=clone, env=pipeline.env)
+    rebuilt.run("git", "checkout", "--quiet", commit)
+    rebuilt.run("dvc", "repro", "-f")
+    metrics = read_json(rebuilt, "reports/metrics.json")
+    assert metrics["accuracy"] == pytest.approx(float(tags["test_accuracy"]))
+    assert metrics["macro_f1"] == pytest.approx(float(tags["test_macro_f1"]))
 
 
 def test_changing_a_train_param_reruns_train_evaluate_export_only(pipeline: Workspace) -> None:

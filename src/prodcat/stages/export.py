@@ -25,11 +25,12 @@ from prodcat.inference import (
     ARTIFACT_VOCABULARY,
     TEXT_FIELD,
 )
-from prodcat.registry import register_once
+from prodcat.registry import LINEAGE_LOCK_ARTIFACT, register_once
 from prodcat.tracking import git_commit, resumed_run
 
 logger = logging.getLogger(__name__)
 
+DVC_LOCK = Path("dvc.lock")
 RUNTIME_PACKAGES = ("tensorflow-cpu", "keras", "mlflow", "pandas", "numpy", "scikit-learn")
 PACKAGE_DIR = Path(prodcat.__file__).parent
 
@@ -83,6 +84,8 @@ def main(params_path: Path) -> None:
         mlflow.pyfunc.save_model(path=temporary, **arguments)
 
     with resumed_run(training["run_id"]) as run:
+        if DVC_LOCK.is_file():  # this build's hashes of data, code and outputs so far
+            mlflow.log_text(DVC_LOCK.read_text(encoding="utf-8"), LINEAGE_LOCK_ARTIFACT)
         tags = {
             "git_commit": git_commit(),
             "run_id": run.info.run_id,

@@ -1,0 +1,128 @@
+"""Faults: a killed or interrupted training, an unreachable tracking server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from tests.e2e.conftest import Workspace, make_workspace
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    """A workspace whose data is prepared and whose training runs for minutes if let be."""
+    workspace = make_workspace(tmp_path_factory.mktemp("faults"))
+    workspace.run("dvc", "repro", "prepare")
+    set_train_params(workspace, epochs=2000, patience=2000)
+    yield workspace
+
+
+def set_train_params(workspace: Workspace, **values: object) -> None:
+    path = workspace.root / "params.yaml"
+    params = yaml.safe_load(path.read_text(encoding="utf-8"))
+    params["train"].update(values)
+    path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+
+
+def client_for(workspace: Workspace) -> MlflowClient:
+    return MlflowClient(tracking_uri=workspace.tracking_uri, registry_uri=workspace.tracking_uri)
+
+
+def start(workspace: Workspace, *command: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        command,
+        cwd=workspace.root,
+        env=workspace.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def wait_for_an_epoch(workspace: Workspace, process: subprocess.Popen[str]) -> str:
+    """The id of the RUNNING run once a first epoch has ended: training is under way.
+
+    Watches the training's own output rather than polling MLflow, so the test never races
+    the training process while it creates the SQLite store.
+    """
+    assert process.stdout is not None
+    for line in process.stdout:
+        if "val_loss" in line:
+            break
+    else:
+        raise AssertionError(f"training ended before an epoch: {process.communicate()}")
+    client = client_for(workspace)
+    experiment = client.get_experiment_by_name("prodcat")
+    (run,) = client.search_runs([experiment.experiment_id], "attributes.status = 'RUNNING'")
+    return run.info.run_id
+
+
+def registered_versions(workspace: Workspace) -> int:
+    if not (workspace.root / "mlflow.db").exists():
+        return 0
+    return len(client_for(workspace).search_model_versions("name = 'prodcat'"))
+
+
+def test_ctrl_c_exits_cleanly_and_marks_the_run_killed(prepared: Workspace) -> None:
+    training = start(prepared, "prodcat", "train")
+    run_id = wait_for_an_epoch(prepared, training)
+    training.send_signal(signal.SIGINT)
+    _, stderr = training.communicate(timeout=120)
+    assert training.returncode == 130
+    assert "prodcat: interrupted" in stderr
+    assert client_for(prepared).get_run(run_id).info.status == "KILLED"
+    assert not (prepared.root / "models/model.keras").exists()
+
+
+def test_sigkill_mid_epoch_registers_nothing_and_the_next_repro_trains_cleanly(
+    prepared: Workspace,
+) -> None:
+    repro = start(prepared, "dvc", "repro")
+    run_id = wait_for_an_epoch(prepared, repro)
+    os.killpg(repro.pid, signal.SIGKILL)
+    repro.communicate(timeout=60)
+    assert registered_versions(prepared) == 0
+    assert not (prepared.root / "models/model.keras").exists()
+    assert not list((prepared.root / "models").glob(".*tmp*"))
+    assert client_for(prepared).get_run(run_id).info.status == "RUNNING"  # nobody closed it
+
+    set_train_params(prepared, epochs=3, patience=2)
+    prepared.run("dvc", "repro")
+    assert client_for(prepared).get_run(run_id).info.status == "KILLED"
+    assert registered_versions(prepared) == 1
+    assert "Data and pipelines are up to date" in prepared.run("dvc", "status").stdout
+
+
+def test_an_unreachable_tracking_server_fails_fast_and_names_the_uri(prepared: Workspace) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    uri = f"http://127.0.0.1:{closed}"
+    model = prepared.root / "models/model.keras"
+    before = model.stat().st_mtime_ns if model.exists() else None
+    started = time.monotonic()
+    result = subprocess.run(
+        ["prodcat", "train"],
+        cwd=prepared.root,
+        env={**prepared.env, "MLFLOW_TRACKING_URI": uri},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert time.monotonic() - started < 30
+    assert result.returncode == 2
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith(f"prodcat: error: MLflow tracking store {uri} is not usable")
+    assert "Traceback" not in result.stderr
+    assert (model.stat().st_mtime_ns if model.exists() else None) == before
