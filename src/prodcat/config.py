@@ -51,7 +51,7 @@ class PrepareConfig:
     max_length_cap: int = _field(128, "Upper bound on the sequence length, whatever the data.")
 
     def __post_init__(self) -> None:
-        _check(self.min_class_count >= 3, "prepare.min_class_count", "must be at least 3")
+        _check(self.min_class_count >= 1, "prepare.min_class_count", "must be at least 1")
         _check(0 < self.val_fraction < 1, "prepare.val_fraction", "must be between 0 and 1")
         _check(0 < self.test_fraction < 1, "prepare.test_fraction", "must be between 0 and 1")
         _check(

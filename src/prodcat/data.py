@@ -69,7 +69,7 @@ def read_catalog(path: Path, text_column: str, label_column: str, encoding: str)
             shown = ", ".join(map(str, header[:10])) + (", ..." if len(header) > 10 else "")
             raise UserError(
                 f"{path}: no {role} column '{column}' (columns: {shown}); "
-                f"set prepare.{role}_column in params.yaml"
+                f"set prepare.{role}_column in params.yaml{_delimiter_hint(header)}"
             )
     try:
         frame = pd.read_csv(
@@ -90,6 +90,16 @@ def read_catalog(path: Path, text_column: str, label_column: str, encoding: str)
     if frame.empty:
         raise UserError(f"{path}: has a header but no rows")
     return frame.rename(columns={text_column: TEXT, label_column: LABEL})[[TEXT, LABEL]]
+
+
+def _delimiter_hint(header: pd.Index) -> str:
+    """A lone column name holding separators means the file is not comma-separated."""
+    if len(header) != 1:
+        return ""
+    found = [
+        name for sign, name in ((";", "';'"), ("\t", "tabs"), ("|", "'|'")) if sign in header[0]
+    ]
+    return f", or save the file comma-separated: it seems to use {found[0]}" if found else ""
 
 
 def file_md5(path: Path) -> str:
@@ -129,7 +139,9 @@ def clean_catalog(
     if kept[LABEL].nunique() < 2:
         raise UserError(
             f"{source}: fewer than 2 classes with at least {min_class_count} rows after cleaning "
-            f"({counts.rows_kept} rows kept); lower prepare.min_class_count or add data"
+            f"({counts.rows_kept} of {counts.rows_read} rows kept: {counts.empty_text} empty, "
+            f"{counts.missing_label} unlabelled, {counts.duplicates} duplicates, "
+            f"{counts.rare_class_rows} in rare classes); lower prepare.min_class_count or add data"
         )
     return kept, counts
 
