@@ -18,16 +18,22 @@ from prodcat.errors import UserError
 logger = logging.getLogger(__name__)
 
 DEFAULT_STORE = "mlflow.db"
+SQLITE_BUSY_TIMEOUT_SECONDS = 60
 HOST_TAG = "prodcat.host"
 PID_TAG = "prodcat.pid"
 
 
 def tracking_uri(root: Path | None = None) -> str:
-    """``MLFLOW_TRACKING_URI`` if set, else a SQLite file at the repository root."""
+    """``MLFLOW_TRACKING_URI`` if set, else a SQLite file at the repository root.
+
+    Writers to the default store wait up to ``SQLITE_BUSY_TIMEOUT_SECONDS`` for a lock held by
+    another process (``mlflow ui``, a second stage) instead of failing on "database is locked".
+    """
     configured = os.environ.get("MLFLOW_TRACKING_URI")
     if configured:
         return configured
-    return f"sqlite:///{((root or Path.cwd()) / DEFAULT_STORE).resolve()}"
+    store = ((root or Path.cwd()) / DEFAULT_STORE).resolve()
+    return f"sqlite:///{store}?timeout={SQLITE_BUSY_TIMEOUT_SECONDS}"
 
 
 # An unreachable tracking server fails a stage within seconds instead of retrying for minutes.

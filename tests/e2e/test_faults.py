@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -126,3 +128,39 @@ def test_an_unreachable_tracking_server_fails_fast_and_names_the_uri(prepared: W
     assert last_line.startswith(f"prodcat: error: MLflow tracking store {uri} is not usable")
     assert "Traceback" not in result.stderr
     assert (model.stat().st_mtime_ns if model.exists() else None) == before
+
+
+def test_a_locked_sqlite_store_is_waited_for_not_failed_on(tmp_path) -> None:
+    """Another process holds the default store's write lock longer than SQLite's own 5 s."""
+    store = tmp_path / "mlflow.db"
+    writer = (
+        "import sys, time, mlflow\n"
+        "from pathlib import Path\n"
+        "from prodcat.tracking import tracking_uri\n"
+        "client = mlflow.MlflowClient(tracking_uri=tracking_uri(Path(sys.argv[1])))\n"
+        "client.search_experiments()\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.readline()\n"
+        "started = time.monotonic()\n"
+        "client.create_experiment('written-through-a-lock')\n"
+        "print(f'waited {time.monotonic() - started:.1f}', flush=True)\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", writer, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "MLFLOW_TRACKING_URI": ""},
+    )
+    assert process.stdout.readline().strip() == "ready"
+    holder = sqlite3.connect(store, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    process.stdin.write("go\n")
+    process.stdin.flush()
+    time.sleep(7)
+    holder.execute("COMMIT")
+    holder.close()
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err[-2000:]
+    assert float(out.split()[-1]) >= 6
