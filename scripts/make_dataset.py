@@ -618,6 +618,7 @@ def describe(category: str, rng: random.Random) -> str:
 
 
 def _capitalise(text: str) -> str:
+    """``text`` with its first letter in upper case."""
     return text[:1].upper() + text[1:]
 
 
@@ -667,6 +668,7 @@ def fixture_rows(
 
 
 def write_csv(rows: list[tuple[str, str]], path: Path) -> None:
+    """Write ``rows`` under a ``description,category`` header as quoted UTF-8 CSV."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)

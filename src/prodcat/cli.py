@@ -384,6 +384,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("prodcat: interrupted; outputs left as they were", file=sys.stderr)
         return 130
+    except Exception as error:
+        from mlflow.exceptions import MlflowException
+
+        if arguments.debug or not isinstance(error, MlflowException):
+            raise
+        print(f"prodcat: MLflow error: {error.message}", file=sys.stderr)
+        return 1
     return 0
 
 

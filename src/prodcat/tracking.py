@@ -72,6 +72,8 @@ def resumed_run(run_id: str) -> Iterator[mlflow.ActiveRun]:
     try:
         active = mlflow.start_run(run_id=run_id, tags=_owner_tags())
     except mlflow.exceptions.MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
         raise UserError(
             f"MLflow run {run_id} not found in {mlflow.get_tracking_uri()}; "
             "rerun training with `dvc repro -f train`"

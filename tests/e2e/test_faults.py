@@ -164,3 +164,26 @@ def test_a_locked_sqlite_store_is_waited_for_not_failed_on(tmp_path) -> None:
     out, err = process.communicate(timeout=120)
     assert process.returncode == 0, err[-2000:]
     assert float(out.split()[-1]) >= 6
+
+
+def test_a_registry_failure_during_export_claims_nothing(prepared: Workspace) -> None:
+    """Export against a read-only store: it fails loudly and no output claims a version."""
+    registered = prepared.root / "models/registered.json"
+    before = registered.read_bytes()
+    export_before = (prepared.root / "models/export/MLmodel").read_bytes()
+    versions = registered_versions(prepared)
+    read_only = f"sqlite:///file:{prepared.root / 'mlflow.db'}?mode=ro&uri=true"
+    result = subprocess.run(
+        ["prodcat", "export"],
+        cwd=prepared.root,
+        env={**prepared.env, "MLFLOW_TRACKING_URI": read_only},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode != 0
+    assert "readonly database" in result.stderr
+    assert registered.read_bytes() == before
+    assert (prepared.root / "models/export/MLmodel").read_bytes() == export_before
+    assert not list((prepared.root / "models").glob(".*tmp*"))
+    assert registered_versions(prepared) == versions

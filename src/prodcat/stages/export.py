@@ -80,48 +80,49 @@ def main(params_path: Path) -> None:
     test_texts = pd.read_csv(layout.split_texts("test"), dtype=str, keep_default_na=False)
     arguments = pyfunc_arguments(config.top_k, input_example(test_texts))
 
+    # The local copy moves into place only once the registry has the version: a failed
+    # registration leaves the previous export and registered.json as they were.
     with atomic_path(layout.EXPORT_DIR) as temporary:
         mlflow.pyfunc.save_model(path=temporary, **arguments)
+        with resumed_run(training["run_id"]) as run:
+            if DVC_LOCK.is_file():  # this build's hashes of data, code and outputs so far
+                mlflow.log_text(DVC_LOCK.read_text(encoding="utf-8"), LINEAGE_LOCK_ARTIFACT)
+            tags = {
+                "git_commit": git_commit(),
+                "run_id": run.info.run_id,
+                "data.path": report["source"]["path"],
+                "data.md5": report["source"]["md5"],
+                "test_data.md5": file_md5(layout.split_texts("test")),
+                **{f"test_{key}": str(value) for key, value in metrics.items()},
+            }
 
-    with resumed_run(training["run_id"]) as run:
-        if DVC_LOCK.is_file():  # this build's hashes of data, code and outputs so far
-            mlflow.log_text(DVC_LOCK.read_text(encoding="utf-8"), LINEAGE_LOCK_ARTIFACT)
-        tags = {
-            "git_commit": git_commit(),
-            "run_id": run.info.run_id,
-            "data.path": report["source"]["path"],
-            "data.md5": report["source"]["md5"],
-            "test_data.md5": file_md5(layout.split_texts("test")),
-            **{f"test_{key}": str(value) for key, value in metrics.items()},
-        }
+            def log_and_register() -> str:
+                info = mlflow.pyfunc.log_model(
+                    name="model", registered_model_name=config.registered_model_name, **arguments
+                )
+                return str(info.registered_model_version)
 
-        def log_and_register() -> str:
-            info = mlflow.pyfunc.log_model(
-                name="model", registered_model_name=config.registered_model_name, **arguments
+            version, created = register_once(
+                mlflow.MlflowClient(),
+                config.registered_model_name,
+                training["model_sha256"],
+                log_and_register,
+                tags,
+                config.alias,
             )
-            return str(info.registered_model_version)
-
-        version, created = register_once(
-            mlflow.MlflowClient(),
-            config.registered_model_name,
-            training["model_sha256"],
-            log_and_register,
-            tags,
-            config.alias,
-        )
-        model_uri = f"models:/{version.name}/{version.version}"
-        mlflow.set_tag("registered_model_version", model_uri)
-        write_json(
-            {
-                "name": version.name,
-                "version": version.version,
-                "alias": config.alias,
-                "model_uri": model_uri,
-                "run_id": version.run_id,
-                "model_sha256": training["model_sha256"],
-            },
-            layout.REGISTERED,
-        )
+            model_uri = f"models:/{version.name}/{version.version}"
+            mlflow.set_tag("registered_model_version", model_uri)
+    write_json(
+        {
+            "name": version.name,
+            "version": version.version,
+            "alias": config.alias,
+            "model_uri": model_uri,
+            "run_id": version.run_id,
+            "model_sha256": training["model_sha256"],
+        },
+        layout.REGISTERED,
+    )
     logger.info(
         "%s %s (alias %s); local copy in %s",
         "registered" if created else "already registered as",
