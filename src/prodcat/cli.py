@@ -18,7 +18,7 @@ from prodcat.errors import UserError
 
 logger = logging.getLogger("prodcat")
 
-STAGES = ("prepare", "train", "evaluate", "export")
+STAGES = ("prepare", "baseline", "train", "evaluate", "export")
 DEFAULT_MODEL = "models/export"
 LOOPBACK = "127.0.0.1"
 

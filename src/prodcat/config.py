@@ -67,6 +67,26 @@ class PrepareConfig:
 
 
 @dataclass(frozen=True)
+class BaselineConfig:
+    """The linear model the attention network has to beat, on the same split."""
+
+    word_ngram_max: int = _field(2, "Longest word n-gram of the word TF-IDF features.")
+    char_ngram_min: int = _field(2, "Shortest character n-gram (char_wb) of the TF-IDF features.")
+    char_ngram_max: int = _field(5, "Longest character n-gram (char_wb) of the TF-IDF features.")
+    c: float = _field(1.0, "Inverse regularisation strength of the LinearSVC.")
+    seed: int = _field(42, "Seed of the LinearSVC's coordinate descent.")
+
+    def __post_init__(self) -> None:
+        _check(self.word_ngram_max >= 1, "baseline.word_ngram_max", "must be at least 1")
+        _check(
+            1 <= self.char_ngram_min <= self.char_ngram_max,
+            "baseline.char_ngram_min",
+            "must be at least 1 and at most baseline.char_ngram_max",
+        )
+        _check(self.c > 0, "baseline.c", "must be positive")
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """The network and how it is fitted."""
 
@@ -147,6 +167,7 @@ class PromoteConfig:
 
 SECTIONS: dict[str, type] = {
     "prepare": PrepareConfig,
+    "baseline": BaselineConfig,
     "train": TrainConfig,
     "evaluate": EvaluateConfig,
     "export": ExportConfig,

@@ -11,6 +11,8 @@ VOCABULARY = PREPARED_DIR / "vocab.txt"
 LABELS = PREPARED_DIR / "labels.json"
 DATA_REPORT = PREPARED_DIR / "data_report.json"
 
+BASELINE = Path("reports/baseline.json")
+
 MODEL = Path("models/model.keras")
 TRAINING_RUN = Path("models/run.json")
 HISTORY = Path("reports/history.csv")

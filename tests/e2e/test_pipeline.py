@@ -31,6 +31,7 @@ OUTPUTS = (
     "models/export/MLmodel",
     "models/registered.json",
     "reports/history.csv",
+    "reports/baseline.json",
     "reports/metrics.json",
     "reports/per_class.json",
     "reports/confusion.csv",
@@ -54,8 +55,11 @@ def test_repro_writes_every_output(pipeline: Workspace) -> None:
     missing = [path for path in OUTPUTS if not (pipeline.root / path).is_file()]
     assert not missing
     metrics = read_json(pipeline, "reports/metrics.json")
-    assert {"accuracy", "macro_f1", "weighted_f1", "loss"} <= metrics.keys()
+    assert {"accuracy", "macro_f1", "weighted_f1", "loss", "baseline", "lift"} <= metrics.keys()
     assert 0 <= metrics["accuracy"] <= 1
+    assert 0 <= metrics["baseline"]["macro_f1"] <= 1
+    lift = metrics["accuracy"] - metrics["baseline"]["accuracy"]
+    assert metrics["lift"]["accuracy"] == pytest.approx(lift, abs=1e-6)
     report = read_json(pipeline, "data/prepared/data_report.json")
     rows = report["rows"]
     assert rows["kept"] == rows["train"] + rows["val"] + rows["test"]
@@ -76,6 +80,8 @@ def test_mlflow_run_holds_params_curves_metrics_and_data(pipeline: Workspace) ->
     metrics = read_json(pipeline, "reports/metrics.json")
     assert run.data.metrics["test_accuracy"] == pytest.approx(metrics["accuracy"])
     assert run.data.metrics["test_macro_f1"] == pytest.approx(metrics["macro_f1"])
+    baseline = metrics["baseline"]["accuracy"]
+    assert run.data.metrics["baseline_test_accuracy"] == pytest.approx(baseline)
     epochs = len(pd.read_csv(pipeline.root / "reports/history.csv"))
     assert len(client.get_metric_history(run_id, "val_loss")) == epochs
     artifacts = {item.path for item in client.list_artifacts(run_id, "evaluation")}
@@ -221,6 +227,7 @@ def test_changing_a_train_param_reruns_train_evaluate_export_only(pipeline: Work
     for stage in ("train", "evaluate", "export"):
         assert f"Running stage '{stage}'" in result.stdout
     assert "Running stage 'prepare'" not in result.stdout
+    assert "Running stage 'baseline'" not in result.stdout
     params_diff = pipeline.run("dvc", "params", "diff", "--json")
     assert "train.epochs" in json.loads(params_diff.stdout)["params.yaml"]
     metrics_diff = pipeline.run("dvc", "metrics", "diff", "--json")

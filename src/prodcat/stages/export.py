@@ -93,7 +93,12 @@ def main(params_path: Path) -> None:
                 "data.path": report["source"]["path"],
                 "data.md5": report["source"]["md5"],
                 "test_data.md5": file_md5(layout.split_texts("test")),
-                **{f"test_{key}": str(value) for key, value in metrics.items()},
+                **{
+                    f"test_{key}": str(value)
+                    for key, value in metrics.items()
+                    if isinstance(value, int | float)
+                },
+                **{f"baseline.{key}": str(value) for key, value in metrics["baseline"].items()},
             }
 
             def log_and_register() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import time
 import warnings
 from pathlib import Path
 
@@ -110,11 +111,20 @@ def main(params_path: Path) -> None:
         log_epoch = keras.callbacks.LambdaCallback(
             on_epoch_end=lambda epoch, logs: mlflow.log_metrics(logs, step=epoch + 1)
         )
+        started = time.perf_counter()
         history = fit(model, train, val, config, callbacks=[log_epoch])
+        fit_seconds = time.perf_counter() - started
+        samples_per_second = len(train[1]) * len(history) / fit_seconds
         fingerprint = weights_fingerprint(model)
         best = history.loc[history["val_loss"].idxmin()]
         mlflow.set_tag("model_sha256", fingerprint)
-        mlflow.log_metrics({"best_val_loss": best["val_loss"], "epochs_run": len(history)})
+        mlflow.log_metrics(
+            {
+                "best_val_loss": best["val_loss"],
+                "epochs_run": len(history),
+                "train_samples_per_second": samples_per_second,
+            }
+        )
         with atomic_path(layout.MODEL) as temporary:
             model.save(temporary)
         with atomic_path(layout.HISTORY) as temporary:
@@ -124,6 +134,8 @@ def main(params_path: Path) -> None:
                 "run_id": run.info.run_id,
                 "experiment_id": run.info.experiment_id,
                 "model_sha256": fingerprint,
+                "fit_seconds": round(fit_seconds, 3),
+                "train_samples_per_second": round(samples_per_second, 1),
             },
             layout.TRAINING_RUN,
         )

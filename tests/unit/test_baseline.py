@@ -1,0 +1,38 @@
+import pandas as pd
+import pytest
+
+from prodcat.config import BaselineConfig
+from prodcat.stages.baseline import fit_and_score
+from prodcat.stages.evaluate import with_baseline
+
+
+def split(rows: list[tuple[str, str]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["text", "label"])
+
+
+def test_baseline_learns_an_easy_split() -> None:
+    words = {"shoes": ["boot", "sneaker", "sandal"], "kitchen": ["pan", "knife", "kettle"]}
+    train = split([(f"{w} model {i}", c) for c, ws in words.items() for w in ws for i in range(5)])
+    test = split([("leather boot", "shoes"), ("steel pan", "kitchen"), ("kettle 2l", "kitchen")])
+    scores = fit_and_score(BaselineConfig(), train, test, test)
+    assert scores["accuracy"] == 1.0
+    assert scores["val_macro_f1"] == 1.0
+    assert set(scores) == {
+        "accuracy",
+        "macro_f1",
+        "weighted_f1",
+        "val_accuracy",
+        "val_macro_f1",
+        "val_weighted_f1",
+    }
+
+
+def test_metrics_carry_the_baseline_and_the_lift() -> None:
+    summary = with_baseline(
+        {"accuracy": 0.98, "macro_f1": 0.95, "weighted_f1": 0.97, "loss": 0.1},
+        {"accuracy": 0.97, "macro_f1": 0.96, "val_accuracy": 0.9},
+    )
+    assert summary["baseline"] == {"accuracy": 0.97, "macro_f1": 0.96}
+    assert summary["lift"]["accuracy"] == pytest.approx(0.01)
+    assert summary["lift"]["macro_f1"] == pytest.approx(-0.01)
+    assert summary["loss"] == 0.1
