@@ -1,0 +1,43 @@
+"""The catalog benchmark runs end to end on the fixture (its figures are not checked here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import FIXTURE_PARAMS, REPO
+
+pytestmark = pytest.mark.slow
+
+
+def test_catalog_benchmark_writes_scores_time_throughput_and_memory(tmp_path: Path) -> None:
+    out = tmp_path / "fixture.json"
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks/catalog.py"),
+            "--data",
+            str(REPO / "tests/fixtures/catalog.csv"),
+            "--params",
+            str(FIXTURE_PARAMS),
+            "--set",
+            "train.epochs=2",
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=900,
+    )
+    figures = json.loads(out.read_text(encoding="utf-8"))
+    for key in ("accuracy", "macro_f1"):
+        assert 0 <= figures["model"][key] <= 1
+        assert 0 <= figures["baseline"][key] <= 1
+    assert figures["seconds"]["total"] > 0
+    assert figures["train"]["samples_per_second"] > 0
+    assert figures["peak_rss_mb"] > 0
+    assert figures["params"]["train"]["epochs"] == 2
