@@ -104,7 +104,7 @@ def run_stage(stage: str, params: Path) -> None:
 def run_predict(arguments: argparse.Namespace) -> None:
     import pandas as pd
 
-    from prodcat.inference import TEXT_FIELD
+    from prodcat.inference import TEXT_FIELD, InvalidInput
     from prodcat.tracking import configure_tracking
 
     if bool(arguments.texts) == bool(arguments.input):
@@ -115,9 +115,13 @@ def run_predict(arguments: argparse.Namespace) -> None:
         texts = list(arguments.texts)
     configure_tracking()
     model = load_model(arguments.model)
-    predictions = model.predict(
-        pd.DataFrame({TEXT_FIELD: texts}), params={"top_k": arguments.top_k}
-    )
+    try:
+        predictions = model.predict(
+            pd.DataFrame({TEXT_FIELD: texts}), params={"top_k": arguments.top_k}
+        )
+    except InvalidInput as error:
+        source = arguments.input or "predict"
+        raise UserError(f"{source}: {error.message}") from error
     if arguments.output:
         from prodcat.files import atomic_path
 
@@ -197,11 +201,20 @@ def run_promote(arguments: argparse.Namespace) -> int:
 
     from prodcat import layout
     from prodcat.config import ExportConfig, PromoteConfig, load_section
-    from prodcat.promotion import Contender, comparison_table, decide, render_table, same_test_data
+    from prodcat.data import file_md5
+    from prodcat.promotion import (
+        Contender,
+        comparison_table,
+        decide,
+        render_table,
+        require_scores,
+        same_test_data,
+    )
     from prodcat.registry import (
         PREVIOUS_CHAMPION_TAG,
         alias_holder,
         get_version,
+        lock_dir,
         move_alias,
         recorded_scores,
         registry_lock,
@@ -212,9 +225,9 @@ def run_promote(arguments: argparse.Namespace) -> int:
     export = load_section(ExportConfig, "export", arguments.params)
     gate = load_section(PromoteConfig, "promote", arguments.params)
     name = export.registered_model_name
-    configure_tracking()
+    uri = configure_tracking()
     client = MlflowClient()
-    with registry_lock(Path.cwd()):
+    with registry_lock(lock_dir(uri)):
         if arguments.version:
             candidate_version = get_version(client, name, arguments.version)
         else:
@@ -234,6 +247,15 @@ def run_promote(arguments: argparse.Namespace) -> int:
 
         candidate = contender(candidate_version)
         champion = contender(champion_version) if champion_version else None
+        require_scores(candidate, "candidate")
+        if champion:
+            require_scores(champion, "champion")
+        if champion and champion.version == candidate.version:
+            print(f"{name} v{candidate.version} already holds '{gate.champion_alias}': no change")
+            return 0
+        scored_on = "the test metrics recorded at export" + (
+            " (same test_data.md5 as the champion)" if champion else ""
+        )
         if champion and not same_test_data(candidate, champion):
             test_split = layout.split_texts("test")
             if not test_split.is_file():
@@ -244,12 +266,15 @@ def run_promote(arguments: argparse.Namespace) -> int:
             frame = pd.read_csv(test_split, dtype=str, keep_default_na=False)
             texts, labels = frame["text"].tolist(), frame["label"].tolist()
             print(f"test data differ: re-evaluating v{candidate.version} and v{champion.version}")
+            current = file_md5(test_split)
             candidate, champion = (
-                Contender(c.version, rescore_version(name, c.version, texts, labels), "current")
+                Contender(c.version, rescore_version(name, c.version, texts, labels), current)
                 for c in (candidate, champion)
             )
+            scored_on = f"both re-evaluated on {test_split} (md5 {current})"
         decision = decide(candidate, champion, gate)
         print(render_table(comparison_table(candidate, champion, gate)))
+        print(f"scores: {scored_on}")
         print(f"verdict: {decision.verdict} ({'; '.join(decision.reasons)})")
         if arguments.dry_run:
             print("dry run: nothing changed")
@@ -265,6 +290,7 @@ def run_promote(arguments: argparse.Namespace) -> int:
             "champion.candidate_value": str(candidate.metrics[gate.metric]),
             "champion.previous_value": str(champion.metrics[gate.metric]) if champion else "none",
             "champion.reason": "; ".join(decision.reasons),
+            "champion.scores": scored_on,
         }
         move_alias(client, name, gate.champion_alias, candidate.version, record)
     forced = " (forced past a failed gate)" if record["champion.forced"] == "true" else ""
@@ -276,14 +302,20 @@ def run_rollback(params: Path) -> None:
     from mlflow import MlflowClient
 
     from prodcat.config import ExportConfig, PromoteConfig, load_section
-    from prodcat.registry import PREVIOUS_CHAMPION_TAG, alias_holder, move_alias, registry_lock
+    from prodcat.registry import (
+        PREVIOUS_CHAMPION_TAG,
+        alias_holder,
+        lock_dir,
+        move_alias,
+        registry_lock,
+    )
     from prodcat.tracking import configure_tracking
 
     name = load_section(ExportConfig, "export", params).registered_model_name
     alias = load_section(PromoteConfig, "promote", params).champion_alias
-    configure_tracking()
+    uri = configure_tracking()
     client = MlflowClient()
-    with registry_lock(Path.cwd()):
+    with registry_lock(lock_dir(uri)):
         current = alias_holder(client, name, alias)
         if current is None:
             raise UserError(f"'{name}' has no '{alias}' to roll back")
@@ -328,20 +360,38 @@ def run_lineage(arguments: argparse.Namespace) -> None:
 
 def run_serve(arguments: argparse.Namespace) -> None:
     from prodcat.config import ExportConfig, PromoteConfig, load_section
+    from prodcat.serving import champion_uri, is_loopback, serve_command
     from prodcat.tracking import configure_tracking
 
+    if not 0 < arguments.port < 65536:
+        raise UserError(f"--port {arguments.port} is out of range 1-65535")
+    # models:/ URIs resolve against the same store the CLI uses (MLFLOW_TRACKING_URI or mlflow.db).
+    os.environ["MLFLOW_TRACKING_URI"] = configure_tracking()
     model = arguments.model
     if model is None:
+        from mlflow import MlflowClient
+
+        from prodcat.registry import alias_holder
+
         name = load_section(ExportConfig, "export", arguments.params).registered_model_name
         alias = load_section(PromoteConfig, "promote", arguments.params).champion_alias
-        model = f"models:/{name}@{alias}"
-    if arguments.host != LOOPBACK:
-        logger.warning("binding %s: the model is reachable from the network", arguments.host)
-    os.environ["MLFLOW_TRACKING_URI"] = configure_tracking()
-    command = ["mlflow", "models", "serve", "-m", model, "--env-manager", "local"]
-    command += ["--host", arguments.host, "--port", str(arguments.port)]
+        if alias_holder(MlflowClient(), name, alias) is None:
+            raise UserError(
+                f"no version of '{name}' holds '{alias}' yet; run `prodcat promote` or pass --model"
+            )
+        model = champion_uri(name, alias)
+    if not is_loopback(arguments.host):
+        logger.warning(
+            "WARNING: binding %s exposes the model, without authentication, to every machine "
+            "that can reach this one; use --host 127.0.0.1 unless that is what you want",
+            arguments.host,
+        )
+    beside_python = Path(sys.executable).with_name("mlflow")
+    mlflow = str(beside_python) if beside_python.is_file() else "mlflow"
+    command = serve_command(model, arguments.host, arguments.port, mlflow)
     logger.info("serving %s on http://%s:%d/invocations", model, arguments.host, arguments.port)
     sys.stdout.flush()
+    sys.stderr.flush()
     os.execvp(command[0], command)
 
 

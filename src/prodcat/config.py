@@ -22,6 +22,7 @@ DEFAULT_PARAMS_PATH = Path("params.yaml")
 
 AttentionKind = Literal["self", "additive"]
 PoolingKind = Literal["attention", "average"]
+ClassWeighting = Literal["none", "balanced"]
 
 
 def _field(default: Any, help: str) -> Any:
@@ -52,6 +53,11 @@ class PrepareConfig:
 
     def __post_init__(self) -> None:
         _check(self.min_class_count >= 1, "prepare.min_class_count", "must be at least 1")
+        _check(
+            self.text_column != self.label_column,
+            "prepare.label_column",
+            "must differ from prepare.text_column",
+        )
         _check(0 < self.val_fraction < 1, "prepare.val_fraction", "must be between 0 and 1")
         _check(0 < self.test_fraction < 1, "prepare.test_fraction", "must be between 0 and 1")
         _check(
@@ -107,6 +113,9 @@ class TrainConfig:
     epochs: int = _field(15, "Maximum number of epochs.")
     patience: int = _field(
         3, "Stop after this many epochs without a better validation loss; keep the best weights."
+    )
+    class_weight: ClassWeighting = _field(
+        "none", "'balanced' weighs each class inversely to its training frequency."
     )
 
     def __post_init__(self) -> None:

@@ -57,9 +57,11 @@ def read_catalog(path: Path, text_column: str, label_column: str, encoding: str)
         header = pd.read_csv(path, nrows=0, encoding=encoding).columns
     except UnicodeDecodeError as error:
         raise UserError(
-            f"{path}: not valid {encoding} (byte {error.start}); "
+            f"{path}: not valid {encoding}; "
             "set prepare.encoding in params.yaml, e.g. 'latin-1' or 'cp1252'"
         ) from error
+    except LookupError as error:
+        raise UserError(f"{path}: unknown encoding '{encoding}'; fix prepare.encoding") from error
     except pd.errors.EmptyDataError as error:
         raise UserError(f"{path}: file is empty; expected a CSV with a header row") from error
     except (pd.errors.ParserError, csv.Error) as error:
@@ -82,8 +84,7 @@ def read_catalog(path: Path, text_column: str, label_column: str, encoding: str)
         )
     except UnicodeDecodeError as error:
         raise UserError(
-            f"{path}: not valid {encoding} (byte {error.start}); "
-            "set prepare.encoding in params.yaml"
+            f"{path}: not valid {encoding}; set prepare.encoding in params.yaml"
         ) from error
     except (pd.errors.ParserError, csv.Error) as error:
         raise UserError(f"{path}: not a readable CSV ({error})") from error
@@ -177,11 +178,21 @@ def split_catalog(
             f"{source or 'catalog'}: cannot stratify the split ({error}); raise "
             "prepare.min_class_count or add rows to the smallest classes"
         ) from error
-    return Splits(
+    splits = Splits(
         train=train.reset_index(drop=True),
         val=val.reset_index(drop=True),
         test=test.reset_index(drop=True),
     )
+    for name, part in splits.items():
+        missing = sorted(set(class_sizes.index) - set(part[LABEL]))
+        if missing:
+            rows = int(class_sizes[missing[0]])
+            raise UserError(
+                f"{source or 'catalog'}: class '{missing[0]}' ({rows} rows) gets no {name} rows "
+                "with these fractions; raise prepare.min_class_count to drop it, add rows, or "
+                "raise prepare.val_fraction/test_fraction"
+            )
+    return splits
 
 
 def write_encoded(token_ids: np.ndarray, label_ids: np.ndarray, path: Path) -> None:

@@ -15,9 +15,10 @@ from typing import Any
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary sibling of ``target``; move it into place only if the block succeeds.
 
-    Works for files and directories; the temporary name keeps the suffix, for writers (such as
-    Keras) that check it. The rename is atomic on one file system, so readers (and
-    DVC) see either the old output or the complete new one.
+    For a file the swap is one atomic rename. A directory cannot replace another in one rename:
+    the old one is moved aside first and deleted after, so a crash in between leaves it beside
+    the target under a ``.old-`` name rather than losing it. The temporary name keeps the suffix,
+    for writers (such as Keras) that check it.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.stem}.tmp-{os.getpid()}{target.suffix}")
@@ -25,8 +26,13 @@ def atomic_path(target: Path) -> Iterator[Path]:
     try:
         yield temporary
         if target.is_dir() and temporary.is_dir():
-            _remove(target)
-        temporary.replace(target)
+            aside = target.with_name(f".{target.name}.old-{os.getpid()}")
+            _remove(aside)
+            target.rename(aside)
+            temporary.replace(target)
+            _remove(aside)
+        else:
+            temporary.replace(target)
     finally:
         _remove(temporary)
 

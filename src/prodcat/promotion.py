@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from prodcat.config import PromoteConfig
+from prodcat.errors import UserError
 
 COMPARED_METRICS = ("accuracy", "macro_f1", "weighted_f1")
 
@@ -33,6 +34,17 @@ class Decision:
     @property
     def verdict(self) -> str:
         return "PASS" if self.passed else "FAIL"
+
+
+def require_scores(contender: Contender, role: str) -> None:
+    """Every compared metric must be recorded, else the gate cannot decide."""
+    missing = [metric for metric in COMPARED_METRICS if metric not in contender.metrics]
+    if missing:
+        tags = ", ".join(f"test_{metric}" for metric in missing)
+        raise UserError(
+            f"{role} v{contender.version} has no {tags} tag; it was not registered by "
+            "`prodcat export`, so the gate cannot compare it"
+        )
 
 
 def same_test_data(candidate: Contender, champion: Contender | None) -> bool:

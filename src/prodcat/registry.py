@@ -106,9 +106,26 @@ def move_alias(
     client.set_registered_model_alias(name, alias, version)
 
 
+def lock_dir(tracking_uri: str) -> Path:
+    """Where the promotion lock lives: beside a local SQLite store, else the current directory.
+
+    Beside the store, every checkout and shell using that store shares the lock. For a remote
+    tracking server (``http://...``) a file lock only serialises commands run from this
+    directory on this machine: promotions from other machines are not serialised.
+    """
+    if tracking_uri.startswith("sqlite:///"):
+        return Path(tracking_uri.removeprefix("sqlite:///").split("?")[0]).resolve().parent
+    logger.debug("%s is not a local SQLite store: the promotion lock is per machine", tracking_uri)
+    return Path.cwd()
+
+
 @contextmanager
 def registry_lock(store_root: Path, timeout_seconds: float = 120) -> Iterator[None]:
-    """Serialise promotions on this machine, so two racing commands cannot interleave."""
+    """Serialise promotions on this machine, so two racing commands cannot interleave.
+
+    Callers read the aliases, decide and write inside the lock, so the second of two racing
+    commands sees the first one's champion, never a stale one.
+    """
     lock = FileLock(store_root / ".prodcat-registry.lock", timeout=timeout_seconds)
     try:
         with lock:

@@ -7,7 +7,6 @@ a served model sees text exactly as the training data was seen.
 from __future__ import annotations
 
 import json
-import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -17,7 +16,7 @@ import numpy as np
 
 PAD_TOKEN = ""
 OOV_TOKEN = "[UNK]"
-_NON_WORD = re.compile(r"[\W_]+")
+_WORD_CATEGORIES = frozenset("LNM")  # letters, numbers and marks (vowel signs, accents)
 
 
 def normalize_text(text: str) -> str:
@@ -27,7 +26,10 @@ def normalize_text(text: str) -> str:
     symbols and emoji become word breaks.
     """
     folded = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(_NON_WORD.sub(" ", folded).split())
+    kept = "".join(
+        char if unicodedata.category(char)[0] in _WORD_CATEGORIES else " " for char in folded
+    )
+    return " ".join(kept.split())
 
 
 def fit_vocabulary(texts: Iterable[str], max_tokens: int) -> list[str]:

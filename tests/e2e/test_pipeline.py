@@ -110,6 +110,7 @@ def test_export_registers_a_version_with_alias_and_lineage(pipeline: Workspace) 
     metrics = read_json(pipeline, "reports/metrics.json")
     assert float(version.tags["test_accuracy"]) == pytest.approx(metrics["accuracy"])
     assert version.tags["model_sha256"] == read_json(pipeline, "models/run.json")["model_sha256"]
+    assert json.loads(version.tags["params"])["train.lstm_units"] == "8"
 
 
 def test_exported_model_predicts_raw_text(pipeline: Workspace) -> None:
@@ -192,6 +193,14 @@ def test_predict_command_user_errors_are_one_line(pipeline: Workspace) -> None:
     assert wrong.returncode == 2
     assert "no column 'description'" in wrong.stderr
     assert "Traceback" not in wrong.stderr
+    for text, reason in (("", "is empty"), ("   ", "is empty")):
+        empty = pipeline.run("prodcat", "predict", text, check=False)
+        assert empty.returncode == 2
+        assert empty.stderr.strip().splitlines()[-1].endswith(f"item 0 {reason}")
+    pd.DataFrame({"description": ["boot " * 200_000]}).to_csv(pipeline.root / "huge.csv")
+    huge = pipeline.run("prodcat", "predict", "--input", "huge.csv", check=False)
+    assert huge.returncode == 2
+    assert "huge.csv: 'description' of item 0 has 1000000 characters" in huge.stderr
 
 
 def test_lineage_traces_a_version_and_its_commit_rebuilds_the_same_metrics(

@@ -112,6 +112,35 @@ def test_rollback_returns_to_the_previous_champion(registry) -> None:
     assert tags(workspace, "2")["champion.rolled_back_from"] == "3"
 
 
+def test_promoting_the_champion_again_changes_nothing(registry) -> None:
+    workspace, _ = registry
+    before = tags(workspace, "2")
+    result = workspace.run("prodcat", "promote", "--version", "2")
+    assert "already holds 'champion': no change" in result.stdout
+    assert champion(workspace) == "2"
+    assert tags(workspace, "2") == before
+
+
+def test_different_test_data_means_both_are_re_evaluated(registry) -> None:
+    workspace, _ = registry
+    client = client_for(workspace)
+    recorded = tags(workspace, "3")
+    client.set_model_version_tag("prodcat", "3", "test_data.md5", "an-older-split")
+    try:
+        result = workspace.run("prodcat", "promote", "--version", "3", "--dry-run", check=False)
+    finally:
+        client.set_model_version_tag("prodcat", "3", "test_data.md5", recorded["test_data.md5"])
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "re-evaluating v3 and v2" in result.stdout
+    assert "both re-evaluated on data/prepared/test.csv" in result.stdout
+    # Same split in fact, so the re-evaluated scores are the recorded ones.
+    row = next(line for line in result.stdout.splitlines() if line.startswith("macro_f1"))
+    candidate_value, champion_value = (float(cell) for cell in row.split()[2:4])
+    assert candidate_value == pytest.approx(float(recorded["test_macro_f1"]), abs=1e-3)
+    assert champion_value == pytest.approx(float(tags(workspace, "2")["test_macro_f1"]), abs=1e-3)
+    assert champion(workspace) == "2"
+
+
 def test_models_lists_versions_aliases_and_scores(registry) -> None:
     workspace, _ = registry
     lines = workspace.run("prodcat", "models").stdout.strip().splitlines()
@@ -145,3 +174,6 @@ def test_racing_promotions_end_consistent(registry) -> None:
     # Serialised: the second promotion saw the first one's result, not the stale champion.
     assert tags(workspace, winner)["champion.previous"] == loser
     assert tags(workspace, loser)["champion.previous"] == before
+    # No lost history: rollback walks back through both promotions.
+    workspace.run("prodcat", "rollback")
+    assert champion(workspace) == loser

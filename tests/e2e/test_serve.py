@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from prodcat.serving import is_loopback, serve_command
 from tests.e2e.conftest import REPO, Workspace
 
 pytestmark = pytest.mark.slow
@@ -32,20 +33,21 @@ def server(pipeline: Workspace) -> Iterator[str]:
     """The champion served on a free loopback port; stopped whatever the tests do."""
     pipeline.run("prodcat", "promote")
     port = free_port()
-    process = subprocess.Popen(
-        ["prodcat", "serve", "--port", str(port)],
-        cwd=pipeline.root,
-        env=pipeline.env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    log = pipeline.root / "serve.log"  # a file, not a pipe nobody reads that could fill up
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            ["prodcat", "serve", "--port", str(port)],
+            cwd=pipeline.root,
+            env=pipeline.env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
         while not _answers(f"{url}/ping"):
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert process.poll() is None, log.read_text()[-4000:]
             assert time.monotonic() < deadline, "server did not start in 120 s"
             time.sleep(0.5)
         yield url
@@ -116,9 +118,17 @@ def test_top_k_is_a_request_param(server: str) -> None:
         ({"dataframe_records": [{"title": "boots"}]}, "missing inputs ['description']"),
         ({"dataframe_records": [{"description": None}]}, "is null"),
         ({"dataframe_records": [{"description": 5}]}, "is int; expected text"),
+        ({"inputs": {"description": [5]}}, "is int; expected text"),
+        ({"inputs": ["boots", 4.5]}, "item 1 is float; expected text"),
+        ({"instances": [{"description": True}]}, "is bool; expected text"),
+        ({"inputs": {"description": [None]}}, "is null"),
+        ({"dataframe_split": {"columns": ["description"], "data": [[7]]}}, "is int"),
+        ({"dataframe_records": [{"description": ["boots"]}]}, "is list; expected text"),
         ({"dataframe_records": [{"description": ""}]}, "is empty"),
-        ({"dataframe_records": []}, "description"),
+        ({"dataframe_records": []}, "the request is empty"),
+        ({"inputs": {"description": []}}, "the request is empty"),
         ({"dataframe_records": [{"description": "boots"}] * 10_000}, "at most 5000"),
+        ({"inputs": {"description": ["boots"] * 10_000}}, "at most 5000"),
         ({"dataframe_records": [{"description": "boot " * 200_000}]}, "the limit is 5000"),
         ("{not json", "valid JSON"),
     ],
@@ -127,9 +137,17 @@ def test_top_k_is_a_request_param(server: str) -> None:
         "wrong-field",
         "null",
         "number",
+        "number-inputs",
+        "number-inputs-list",
+        "bool-instances",
+        "null-inputs",
+        "number-split",
+        "list",
         "empty-string",
         "empty-list",
+        "empty-list-inputs",
         "10k-items",
+        "10k-items-inputs",
         "1MB-text",
         "invalid-json",
     ],
@@ -141,6 +159,39 @@ def test_bad_requests_get_a_clear_4xx_and_the_server_keeps_serving(
     assert 400 <= answer.status_code < 500, answer.text[:500]
     assert message in answer.json()["message"]
     assert invoke(server, GOOD).status_code == 200
+
+
+def test_serve_builds_the_mlflow_command_on_loopback() -> None:
+    assert serve_command("models:/prodcat@champion", port=5005, mlflow="mlflow") == [
+        "mlflow",
+        "models",
+        "serve",
+        "-m",
+        "models:/prodcat@champion",
+        "--env-manager",
+        "local",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "5005",
+    ]
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.20")
+
+
+def test_serve_without_a_champion_says_what_to_do(tmp_path) -> None:
+    (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text())
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "prodcat.cli", "serve", "--port", str(free_port())],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "no version of 'prodcat' holds 'champion' yet; run `prodcat promote`" in result.stderr
 
 
 def test_benchmark_script_runs_and_writes_its_figures(pipeline: Workspace, tmp_path) -> None:

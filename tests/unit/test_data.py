@@ -31,72 +31,8 @@ def read(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
     return read_catalog(path, "description", "category", encoding)
 
 
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [
-        ("", "file is empty"),
-        ("description,category\n", "has a header but no rows"),
-        ("title,category\nboots,shoes\n", "no text column 'description'"),
-        ("description,label\nboots,shoes\n", "no label column 'category'"),
-        ("description;category\nboots;shoes\n", "no text column 'description'"),
-    ],
-)
-def test_unreadable_catalogs_name_the_file_and_the_problem(
-    tmp_path: Path, content: str, message: str
-) -> None:
-    path = write(tmp_path, content)
-    with pytest.raises(UserError, match=message) as raised:
-        read(path)
-    assert str(path) in str(raised.value)
-
-
-def test_missing_file_and_directory(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="file not found"):
-        read(tmp_path / "nope.csv")
-    with pytest.raises(UserError, match="is a directory"):
-        read(tmp_path)
-
-
-def test_non_utf8_file_says_which_param_to_set(tmp_path: Path) -> None:
-    path = write(tmp_path, "description,category\nchaussure élégante,shoes\n".encode("latin-1"))
-    with pytest.raises(UserError, match=r"prepare\.encoding"):
-        read(path)
-    assert read(path, encoding="latin-1")[TEXT].tolist() == ["chaussure élégante"]
-
-
-def test_quoted_newlines_emoji_and_accents_survive(tmp_path: Path) -> None:
-    path = write(
-        tmp_path, 'description,category\n"two\nlines 👟",shoes\nCrème brûlée set,kitchen\n'
-    )
-    frame = read(path)
-    assert frame[TEXT].tolist() == ["two\nlines 👟", "Crème brûlée set"]
-    assert frame[LABEL].tolist() == ["shoes", "kitchen"]
-
-
 def catalog(rows: list[tuple[str | None, str | None]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[TEXT, LABEL])
-
-
-def test_cleaning_drops_and_counts_each_kind_of_bad_row() -> None:
-    rows = [(f"boot {i}", "shoes") for i in range(5)] + [(f"pan {i}", "kitchen") for i in range(5)]
-    rows += [("  ", "shoes"), (None, "shoes"), ("lonely pan", None), ("Boot 1!", "shoes")]
-    rows += [("rare thing", "rare")]
-    frame = catalog(rows)
-    before = frame.copy()
-    cleaned, counts = clean_catalog(frame, min_class_count=3)
-    assert counts.empty_text == 2
-    assert counts.missing_label == 1
-    assert counts.duplicates == 1  # "Boot 1!" normalises to "boot 1"
-    assert counts.rare_classes == ("rare",)
-    assert counts.rows_kept == len(cleaned) == 10
-    pd.testing.assert_frame_equal(frame, before)
-
-
-def test_cleaning_refuses_all_blank_texts_and_a_single_class() -> None:
-    with pytest.raises(UserError, match="every text is empty"):
-        clean_catalog(catalog([(" ", "a"), (None, "b")]), min_class_count=3)
-    with pytest.raises(UserError, match="fewer than 2 classes"):
-        clean_catalog(catalog([(f"boot {i}", "shoes") for i in range(9)]), min_class_count=3)
 
 
 def balanced(classes: int = 4, per_class: int = 20) -> pd.DataFrame:
@@ -105,25 +41,210 @@ def balanced(classes: int = 4, per_class: int = 20) -> pd.DataFrame:
     )
 
 
-def test_split_is_stratified_disjoint_and_seeded() -> None:
+# read_catalog
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "file is empty; expected a CSV with a header row"),
+        ("description,category\n", "has a header but no rows"),
+        ("title,category\nboots,shoes\n", r"no text column 'description'.*prepare\.text_column"),
+        ("description,label\nboots,shoes\n", r"no label column 'category'.*prepare\.label_column"),
+        (
+            "description;category\nboots;shoes\n",
+            "no text column 'description'.*it seems to use ';'",
+        ),
+        ('description,category\n"never closed,shoes\n', "not a readable CSV"),
+    ],
+)
+def test_unreadable_catalogs_name_the_file_and_the_problem(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    path = write(tmp_path, content)
+    with pytest.raises(UserError, match=message) as raised:
+        read(path)
+    assert str(raised.value).startswith(f"{path}: ")
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "nope.csv"
+    with pytest.raises(UserError, match=r"file not found; set prepare\.path") as raised:
+        read(path)
+    assert str(path) in str(raised.value)
+
+
+def test_a_directory_is_not_a_catalog(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="is a directory, not a CSV file") as raised:
+        read(tmp_path)
+    assert str(tmp_path) in str(raised.value)
+
+
+def test_the_missing_column_message_lists_the_columns_found(tmp_path: Path) -> None:
+    path = write(tmp_path, "title,category,price\nboots,shoes,10\n")
+    with pytest.raises(UserError, match=r"\(columns: title, category, price\)"):
+        read(path)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "description,category\nchaussure élégante,shoes\n",  # in the rows
+        "déscription,category\nboots,shoes\n",  # in the header
+    ],
+)
+def test_non_utf8_bytes_say_which_param_to_set(tmp_path: Path, content: str) -> None:
+    path = write(tmp_path, content.encode("latin-1"))
+    with pytest.raises(UserError, match=r"not valid utf-8; .*prepare\.encoding") as raised:
+        read(path)
+    assert str(path) in str(raised.value)
+
+
+def test_a_latin1_file_reads_with_its_encoding(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "description,category\nchaussure élégante,chaussures\n".encode("latin-1")
+    )
+    frame = read(path, encoding="latin-1")
+    assert frame.to_dict("records") == [{TEXT: "chaussure élégante", LABEL: "chaussures"}]
+
+
+def test_quoted_newlines_emoji_and_accents_survive(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        'description,category\n"two\nlines, one comma 👟",shoes\nCrème brûlée set,cuisine\n',
+    )
+    frame = read(path)
+    assert list(frame.columns) == [TEXT, LABEL]
+    assert frame[TEXT].tolist() == ["two\nlines, one comma 👟", "Crème brûlée set"]
+    assert frame[LABEL].tolist() == ["shoes", "cuisine"]
+
+
+def test_only_the_two_columns_are_kept_and_renamed(tmp_path: Path) -> None:
+    path = write(tmp_path, "id,category,description\n7,shoes,boots\n")
+    frame = read(path)
+    assert frame.to_dict("records") == [{TEXT: "boots", LABEL: "shoes"}]
+
+
+def test_na_like_words_stay_text_and_empty_cells_are_missing(tmp_path: Path) -> None:
+    path = write(tmp_path, "description,category\nNA,None\n,shoes\n")
+    frame = read(path)
+    assert frame.loc[0, TEXT] == "NA"
+    assert frame.loc[0, LABEL] == "None"
+    assert pd.isna(frame.loc[1, TEXT])
+
+
+# clean_catalog
+
+
+def test_cleaning_drops_and_counts_each_kind_of_bad_row() -> None:
+    rows = [(f"shoe {i}", "shoes") for i in range(4)] + [(f"pan {i}", "kitchen") for i in range(4)]
+    rows += [("Red Shoe", "shoes"), ("red  shoe!", "shoes")]  # duplicates once normalised
+    rows += [("  ", "shoes"), (None, "shoes"), ("", "kitchen")]  # empty texts
+    rows += [("lonely pan", None), ("other pan", "  ")]  # missing labels
+    rows += [("rare thing", "rare"), ("rare other", "rare")]  # a rare class
+    frame = catalog(rows)
+    cleaned, counts = clean_catalog(frame, min_class_count=3)
+    assert counts.rows_read == len(rows) == 17
+    assert counts.empty_text == 3
+    assert counts.missing_label == 2
+    assert counts.duplicates == 1
+    assert (counts.rare_class_rows, counts.rare_classes) == (2, ("rare",))
+    assert counts.rows_kept == len(cleaned) == 9
+    assert "red shoe" in set(cleaned[TEXT])
+    assert set(cleaned[LABEL]) == {"shoes", "kitchen"}
+    assert list(cleaned.index) == list(range(9))
+
+
+def test_cleaning_normalises_texts_and_strips_labels() -> None:
+    frame = catalog([("  Crème BRÛLÉE!! ", " cuisine "), ("Boots", "shoes")])
+    cleaned, _ = clean_catalog(frame, min_class_count=1)
+    assert cleaned.to_dict("records") == [
+        {TEXT: "crème brûlée", LABEL: "cuisine"},
+        {TEXT: "boots", LABEL: "shoes"},
+    ]
+
+
+def test_cleaning_does_not_mutate_its_input() -> None:
+    frame = catalog([("Red Shoe", "shoes"), ("red shoe", "shoes"), (" ", "x"), ("Pan", "kitchen")])
+    before = frame.copy()
+    clean_catalog(frame, min_class_count=1)
+    pd.testing.assert_frame_equal(frame, before)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([(" ", "a"), (None, "b"), ("?!", "c")], "every text is empty or blank"),
+        ([(f"boot {i}", "shoes") for i in range(9)], "fewer than 2 classes"),
+        (
+            [(f"boot {i}", "shoes") for i in range(9)] + [("pan", "kitchen")],
+            r"fewer than 2 classes with at least 3 rows .*1 in rare classes",
+        ),
+    ],
+)
+def test_cleaning_refuses_a_catalog_with_nothing_to_learn(rows: list, message: str) -> None:
+    with pytest.raises(UserError, match=message) as raised:
+        clean_catalog(catalog(rows), min_class_count=3, source="shop.csv")
+    assert str(raised.value).startswith("shop.csv: ")
+
+
+# split_catalog
+
+
+def test_split_is_stratified_and_the_sizes_add_up() -> None:
+    frame = balanced(classes=4, per_class=20)
+    splits = split_catalog(frame, 0.2, 0.1, seed=1)
+    assert (len(splits.train), len(splits.val), len(splits.test)) == (56, 16, 8)
+    for name, part in splits.items():
+        assert part[LABEL].value_counts().to_dict() == {
+            f"class{c}": len(part) // 4 for c in range(4)
+        }, name
+        assert list(part.columns) == [TEXT, LABEL]
+
+
+def test_no_row_is_in_two_splits() -> None:
     frame = balanced()
     splits = split_catalog(frame, 0.2, 0.2, seed=1)
-    parts = [part for _, part in splits.items()]
-    assert sum(len(part) for part in parts) == len(frame)
-    texts = [set(part[TEXT]) for part in parts]
-    assert not (texts[0] & texts[1] or texts[0] & texts[2] or texts[1] & texts[2])
-    for part in parts:
-        assert set(part[LABEL]) == set(frame[LABEL])
+    train, val, test = (set(part[TEXT]) for _, part in splits.items())
+    assert not train & val
+    assert not train & test
+    assert not val & test
+    assert train | val | test == set(frame[TEXT])
+
+
+def test_the_same_seed_gives_the_same_split_and_another_seed_another() -> None:
+    frame = balanced()
+    first = split_catalog(frame, 0.2, 0.2, seed=1)
     again = split_catalog(frame, 0.2, 0.2, seed=1)
-    pd.testing.assert_frame_equal(again.test, splits.test)
+    for (name, part), (_, same) in zip(first.items(), again.items(), strict=True):
+        pd.testing.assert_frame_equal(part, same, obj=name)
     other = split_catalog(frame, 0.2, 0.2, seed=2)
-    assert set(other.test[TEXT]) != set(splits.test[TEXT])
+    assert set(other.test[TEXT]) != set(first.test[TEXT])
 
 
 def test_a_class_too_small_to_split_is_named() -> None:
     frame = pd.concat([balanced(), catalog([("odd one", "tiny"), ("odd two", "tiny")])])
-    with pytest.raises(UserError, match="class 'tiny' has 2 rows"):
+    with pytest.raises(UserError, match="class 'tiny' has 2 rows, too few to stratify"):
         split_catalog(frame, 0.2, 0.2, seed=1)
+
+
+def test_too_few_rows_for_three_splits_are_refused() -> None:
+    frame = balanced(classes=3, per_class=4)
+    with pytest.raises(UserError, match="12 rows are too few for 3 classes") as raised:
+        split_catalog(frame, 0.4, 0.4, seed=1, source="shop.csv")
+    assert str(raised.value).startswith("shop.csv: ")
+
+
+def test_a_class_that_cannot_reach_every_split_is_refused_by_name() -> None:
+    """Stratification may leave a 3-row class out of validation and test: say so, don't go on."""
+    frame = catalog(
+        [(f"common {i}", "common") for i in range(100)] + [(f"rare {i}", "rare") for i in range(3)]
+    )
+    with pytest.raises(UserError, match=r"class 'rare' \(3 rows\) gets no (val|test) rows"):
+        split_catalog(frame, 0.1, 0.1, seed=0)
+
+
+# encoded arrays and hashes
 
 
 def test_encoded_arrays_round_trip(tmp_path: Path) -> None:
@@ -133,8 +254,9 @@ def test_encoded_arrays_round_trip(tmp_path: Path) -> None:
     loaded_tokens, loaded_labels = read_encoded(tmp_path / "split.npz")
     np.testing.assert_array_equal(loaded_tokens, token_ids)
     np.testing.assert_array_equal(loaded_labels, label_ids)
+    assert (loaded_tokens.dtype, loaded_labels.dtype) == (np.int32, np.int32)
 
 
 def test_file_md5_is_the_plain_md5(tmp_path: Path) -> None:
-    path = write(tmp_path, "description,category\nboots,shoes\n")
+    path = write(tmp_path, "description,category\nbottes élégantes 👢,shoes\n" * 1000)
     assert file_md5(path) == hashlib.md5(path.read_bytes()).hexdigest()

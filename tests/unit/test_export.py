@@ -1,17 +1,23 @@
 import pandas as pd
+import pytest
+from mlflow.types import DataType
 
 from prodcat.stages.export import input_example, model_signature
 
 
-def test_signature_takes_description_text_and_a_top_k_param() -> None:
-    signature = model_signature(top_k=3)
+@pytest.mark.parametrize("top_k", [1, 3])
+def test_signature_takes_description_text_and_a_top_k_param(top_k: int) -> None:
+    signature = model_signature(top_k)
     assert signature.inputs.input_names() == ["description"]
-    assert signature.inputs.input_types()[0].name == "string"
+    assert signature.inputs.input_types() == [DataType.string]
     assert signature.outputs.input_names() == ["category", "probability", "top_k"]
     (param,) = signature.params.params
-    assert (param.name, param.default) == ("top_k", 3)
+    assert (param.name, param.dtype, param.default) == ("top_k", DataType.long, top_k)
 
 
-def test_input_example_uses_real_test_texts() -> None:
+def test_input_example_uses_the_first_test_texts() -> None:
     test_split = pd.DataFrame({"text": ["a", "b", "c", "d"], "label": ["x"] * 4})
-    assert input_example(test_split)["description"].tolist() == ["a", "b", "c"]
+    example = input_example(test_split)
+    assert list(example.columns) == ["description"]
+    assert example["description"].tolist() == ["a", "b", "c"]
+    assert input_example(test_split, rows=10)["description"].tolist() == ["a", "b", "c", "d"]

@@ -18,23 +18,72 @@ from prodcat.text import OOV_TOKEN, PAD_TOKEN, build_vectorizer
 LABELS = ("bags", "shoes", "tops")
 
 
-def test_requests_as_frame_or_list() -> None:
-    frame = pd.DataFrame({"description": ["red boots", "tote"]})
-    assert texts_from_request(frame) == ["red boots", "tote"]
-    assert texts_from_request(["red boots"]) == ["red boots"]
+@pytest.mark.parametrize(
+    "request_input",
+    [
+        pd.DataFrame({"description": ["red boots", "tote"]}),
+        pd.DataFrame({"id": [1, 2], "description": ["red boots", "tote"]}),
+        ["red boots", "tote"],
+        ("red boots", "tote"),
+        pd.Series(["red boots", "tote"]),
+        {"description": ["red boots", "tote"]},
+    ],
+    ids=["frame", "frame-with-extra-column", "list", "tuple", "series", "dict"],
+)
+def test_accepted_request_forms(request_input: object) -> None:
+    assert texts_from_request(request_input) == ["red boots", "tote"]
+
+
+def test_texts_are_passed_on_as_sent() -> None:
+    assert texts_from_request(["  RED Boots!! "]) == ["  RED Boots!! "]
 
 
 @pytest.mark.parametrize(
     ("request_input", "message"),
     [
-        (pd.DataFrame({"text": ["boots"]}), "missing field 'description'"),
-        (pd.DataFrame({"description": [None]}), "item 0 is null"),
-        (pd.DataFrame({"description": ["ok", 5]}), "item 1 is int"),
-        (pd.DataFrame({"description": [""]}), "item 0 is empty"),
-        (pd.DataFrame({"description": [" \t "]}), "item 0 is empty"),
-        (pd.DataFrame({"description": []}), "the request is empty"),
-        (["x"] * (MAX_TEXTS_PER_REQUEST + 1), f"send at most {MAX_TEXTS_PER_REQUEST}"),
-        (["x" * (MAX_TEXT_CHARS + 1)], f"the limit is {MAX_TEXT_CHARS}"),
+        pytest.param(
+            pd.DataFrame({"text": ["boots"]}),
+            r"missing field 'description' \(fields found: text\)",
+            id="missing-column",
+        ),
+        pytest.param(
+            pd.DataFrame(), r"missing field 'description' \(fields found: none\)", id="no-columns"
+        ),
+        pytest.param(None, "expected records with a 'description' field", id="none"),
+        pytest.param(5, "expected records with a 'description' field", id="number"),
+        pytest.param("red boots", "expected records with a 'description' field", id="bare-string"),
+        pytest.param(
+            {"text": "boots"}, "expected records with a 'description' field", id="dict-no-field"
+        ),
+        pytest.param(
+            pd.DataFrame({"description": [None]}),
+            "'description' of item 0 is null; expected text",
+            id="null-in-frame",
+        ),
+        pytest.param([None], "item 0 is null", id="null-in-list"),
+        pytest.param(
+            ["ok", 5], "'description' of item 1 is int; expected text", id="number-in-list"
+        ),
+        pytest.param(
+            pd.DataFrame({"description": [""]}), "'description' of item 0 is empty", id="empty"
+        ),
+        pytest.param(["ok", " \t\n "], "item 1 is empty", id="whitespace-only"),
+        pytest.param(
+            pd.DataFrame({"description": []}),
+            "no texts to classify: the request is empty",
+            id="empty-frame",
+        ),
+        pytest.param([], "the request is empty", id="empty-list"),
+        pytest.param(
+            ["x"] * (MAX_TEXTS_PER_REQUEST + 1),
+            f"send at most {MAX_TEXTS_PER_REQUEST} per request",
+            id="too-many-texts",
+        ),
+        pytest.param(
+            ["ok", "x" * (MAX_TEXT_CHARS + 1)],
+            f"item 1 has {MAX_TEXT_CHARS + 1} characters; the limit is {MAX_TEXT_CHARS}",
+            id="text-too-long",
+        ),
     ],
 )
 def test_bad_requests_are_invalid_parameter_errors(request_input: object, message: str) -> None:
@@ -44,32 +93,81 @@ def test_bad_requests_are_invalid_parameter_errors(request_input: object, messag
     assert raised.value.error_code == ErrorCode.Name(INVALID_PARAMETER_VALUE)
 
 
-def test_rank_categories_orders_and_clips_top_k() -> None:
-    probabilities = np.array([[0.1, 0.7, 0.2], [0.5, 0.2, 0.3]])
-    ranked = rank_categories(probabilities, LABELS, top_k=2)
+def test_a_missing_value_beside_texts_is_reported_as_null() -> None:
+    request_input = pd.DataFrame({"description": ["ok", None]})  # pandas stores NaN here
+    with pytest.raises(InvalidInput) as raised:
+        texts_from_request(request_input)
+    assert "item 1 is null" in raised.value.message
+
+
+def test_requests_at_the_limits_are_accepted() -> None:
+    assert len(texts_from_request(["x"] * MAX_TEXTS_PER_REQUEST)) == MAX_TEXTS_PER_REQUEST
+    assert texts_from_request(["x" * MAX_TEXT_CHARS]) == ["x" * MAX_TEXT_CHARS]
+
+
+PROBABILITIES = np.array([[0.1, 0.7, 0.2], [0.5, 0.2, 0.3]])
+
+
+def test_rank_categories_orders_by_probability() -> None:
+    ranked = rank_categories(PROBABILITIES, LABELS, top_k=3)
+    assert list(ranked.columns) == ["category", "probability", "top_k"]
     assert ranked["category"].tolist() == ["shoes", "bags"]
     assert ranked["probability"].tolist() == pytest.approx([0.7, 0.5])
-    assert [choice["category"] for choice in ranked["top_k"][0]] == ["shoes", "tops"]
-    assert len(rank_categories(probabilities, LABELS, top_k=10)["top_k"][0]) == 3
+    assert ranked["top_k"][0] == [
+        {"category": "shoes", "probability": pytest.approx(0.7)},
+        {"category": "tops", "probability": pytest.approx(0.2)},
+        {"category": "bags", "probability": pytest.approx(0.1)},
+    ]
+    assert [choice["category"] for choice in ranked["top_k"][1]] == ["bags", "tops", "shoes"]
 
 
-def test_predictor_takes_raw_text_including_unknown_words() -> None:
-    vocabulary = [PAD_TOKEN, OOV_TOKEN, "red", "boots", "tote"]
+@pytest.mark.parametrize(("top_k", "length"), [(1, 1), (2, 2), (3, 3), (10, 3)])
+def test_rank_categories_respects_and_clips_top_k(top_k: int, length: int) -> None:
+    ranked = rank_categories(PROBABILITIES, LABELS, top_k=top_k)
+    assert [len(choices) for choices in ranked["top_k"]] == [length, length]
+    assert ranked["top_k"][0][0]["category"] == ranked["category"][0]
+
+
+def test_rank_categories_breaks_ties_by_label_order() -> None:
+    ranked = rank_categories(np.array([[0.4, 0.4, 0.2]]), LABELS, top_k=2)
+    assert [choice["category"] for choice in ranked["top_k"][0]] == ["bags", "shoes"]
+
+
+@pytest.fixture
+def predictor() -> Predictor:
+    """An untrained network: the plumbing is under test, not the accuracy."""
+    vocabulary = [PAD_TOKEN, OOV_TOKEN, "red", "boots", "tote", "bag", "shirt"]
+    vocabulary += [f"word{i}" for i in range(30 - len(vocabulary))]
     model = build_model(
         Architecture(
             vocabulary_size=len(vocabulary),
-            sequence_length=4,
+            sequence_length=6,
             num_classes=len(LABELS),
-            embedding_dim=4,
-            lstm_units=4,
+            embedding_dim=8,
+            lstm_units=8,
             dropout=0.0,
             attention="self",
             pooling="attention",
         )
     )
-    predictor = Predictor(model, build_vectorizer(vocabulary, 4), LABELS)
-    predictions = predictor.predict(["RED Boots!!", "qwerty zzz"], top_k=2)
+    return Predictor(model, build_vectorizer(vocabulary, sequence_length=6), LABELS)
+
+
+def test_predictor_takes_raw_text_including_unknown_words(predictor: Predictor) -> None:
+    texts = ["RED Boots!!", "qwerty zzz", "Tote bag, red 👜"]
+    predictions = predictor.predict(texts, top_k=2)
     assert list(predictions.columns) == ["category", "probability", "top_k"]
+    assert len(predictions) == len(texts)
     assert set(predictions["category"]) <= set(LABELS)
     assert predictions["probability"].between(0, 1).all()
-    assert all(len(choices) == 2 for choices in predictions["top_k"])
+    for _, row in predictions.iterrows():
+        assert len(row["top_k"]) == 2
+        assert row["top_k"][0] == {"category": row["category"], "probability": row["probability"]}
+        assert row["top_k"][0]["probability"] >= row["top_k"][1]["probability"]
+
+
+def test_predictor_normalises_text_like_training_did(predictor: Predictor) -> None:
+    probabilities = predictor.probabilities(["RED   Boots!!", "red boots"])
+    assert probabilities.shape == (2, len(LABELS))
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(probabilities[0], probabilities[1], rtol=1e-6)

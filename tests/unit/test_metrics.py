@@ -1,10 +1,9 @@
-import math
-
 import matplotlib.figure
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from prodcat.metrics import confusion_figure, confusion_rows, score
+from prodcat.metrics import confusion_figure, confusion_rows, label_scores, score
 
 LABELS = ["bags", "shoes", "tops"]
 TRUTH = np.array([0, 0, 1, 1, 2, 2])
@@ -21,21 +20,64 @@ PROBABILITIES = np.array(
 
 
 def test_headline_scores_match_hand_computed_values() -> None:
+    headline = score(TRUTH, PROBABILITIES, LABELS).headline
+    assert set(headline) == {"accuracy", "macro_f1", "weighted_f1", "loss"}
+    assert headline["accuracy"] == pytest.approx(0.833333, abs=1e-6)  # 5 of 6
+    # bags: P 2/3, R 1 → F1 0.8; shoes: P 1, R 1/2 → F1 2/3; tops: F1 1
+    assert headline["macro_f1"] == pytest.approx(0.822222, abs=1e-6)
+    assert headline["weighted_f1"] == pytest.approx(0.822222, abs=1e-6)  # two items per class
+    # -mean(ln 0.8, ln 0.6, ln 0.7, ln 0.4, ln 0.8, ln 0.7)
+    assert headline["loss"] == pytest.approx(0.431126, abs=1e-6)
+
+
+def test_per_class_scores_cover_every_label() -> None:
     scores = score(TRUTH, PROBABILITIES, LABELS)
-    assert scores.headline["accuracy"] == pytest.approx(5 / 6, abs=1e-6)
-    # bags: P 2/3 R 1 → F1 0.8; shoes: P 1 R 0.5 → F1 2/3; tops: F1 1
-    assert scores.headline["macro_f1"] == pytest.approx((0.8 + 2 / 3 + 1) / 3, abs=1e-6)
-    expected_loss = -np.mean(np.log([0.8, 0.6, 0.7, 0.4, 0.8, 0.7]))
-    assert scores.headline["loss"] == pytest.approx(expected_loss, abs=1e-6)
-    assert set(scores.per_class) == set(LABELS)
+    assert list(scores.per_class) == LABELS
+    assert scores.per_class["bags"]["precision"] == pytest.approx(0.666667, abs=1e-6)
     assert scores.per_class["shoes"]["recall"] == pytest.approx(0.5)
-    np.testing.assert_array_equal(scores.confusion, [[2, 0, 0], [1, 1, 0], [0, 0, 2]])
+    assert scores.per_class["tops"]["f1-score"] == pytest.approx(1.0)
+    assert all(row["support"] == 2 for row in scores.per_class.values())
 
 
-def test_confusion_rows_and_figure() -> None:
+def test_a_label_never_seen_in_the_test_split_still_gets_a_row() -> None:
+    labels = [*LABELS, "hats"]
+    probabilities = np.hstack([PROBABILITIES * 0.9, np.full((6, 1), 0.1)])
+    scores = score(TRUTH, probabilities, labels)
+    assert scores.per_class["hats"]["support"] == 0
+    assert scores.confusion.shape == (4, 4)
+
+
+def test_confusion_matrix_rows_are_actual_and_columns_predicted() -> None:
+    confusion = score(TRUTH, PROBABILITIES, LABELS).confusion
+    assert confusion.shape == (3, 3)
+    np.testing.assert_array_equal(confusion, [[2, 0, 0], [1, 1, 0], [0, 0, 2]])
+
+
+def test_confusion_rows_name_actual_and_predicted_categories() -> None:
     rows = confusion_rows(TRUTH, PROBABILITIES.argmax(axis=1), LABELS)
-    assert rows[3] == {"actual": "shoes", "predicted": "bags"}
     assert len(rows) == len(TRUTH)
-    figure = confusion_figure(score(TRUTH, PROBABILITIES, LABELS).confusion, LABELS)
-    assert isinstance(figure, matplotlib.figure.Figure)
-    assert not math.isnan(figure.get_size_inches()[0])
+    assert rows[0] == {"actual": "bags", "predicted": "bags"}
+    assert rows[3] == {"actual": "shoes", "predicted": "bags"}
+
+
+def test_confusion_rows_refuse_arrays_of_different_lengths() -> None:
+    with pytest.raises(ValueError):
+        confusion_rows(TRUTH, TRUTH[:-1], LABELS)
+
+
+def test_label_scores_compare_category_names() -> None:
+    scores = label_scores(["bags", "shoes", "shoes"], ["bags", "shoes", "bags"])
+    assert scores["accuracy"] == pytest.approx(0.666667, abs=1e-6)
+    assert scores["macro_f1"] == pytest.approx(0.666667, abs=1e-6)  # both classes 2/3
+
+
+def test_confusion_figure_is_a_matplotlib_figure() -> None:
+    confusion = score(TRUTH, PROBABILITIES, LABELS).confusion
+    figure = confusion_figure(confusion, LABELS)
+    try:
+        assert isinstance(figure, matplotlib.figure.Figure)
+        (axes,) = figure.axes
+        assert axes.get_title() == "Test confusion matrix"
+        assert [tick.get_text() for tick in axes.get_xticklabels()] == LABELS
+    finally:
+        plt.close(figure)

@@ -21,43 +21,105 @@ from prodcat.text import (
 @pytest.mark.parametrize(
     ("raw", "normalized"),
     [
-        ("Waterproof  LEATHER boots!", "waterproof leather boots"),
-        ("Crème-brûlée  set 👟 (2 pcs)", "crème brûlée set 2 pcs"),
-        ("ＵＳＢ－Ｃ charger", "usb c charger"),
-        ("snake_case\tand\nnewlines", "snake case and newlines"),
+        ("Waterproof LEATHER Boots", "waterproof leather boots"),
+        ("Straße", "strasse"),  # case folding, not just lower()
+        ("boots,sandals;slippers/clogs", "boots sandals slippers clogs"),
+        ("Crème-brûlée set 👟 (2 pcs)", "crème brûlée set 2 pcs"),
+        ("e\u0301te\u0301", "été"),  # combining accents are composed and kept
+        ("ＵＳＢ－Ｃ charger", "usb c charger"),  # full-width forms
+        ("snake_case\tand\nnew  lines", "snake case and new lines"),
+        ("  padded   text  ", "padded text"),
+        ("!!! 👟👟 ...", ""),
         ("   ", ""),
+        ("", ""),
     ],
 )
 def test_normalize_text(raw: str, normalized: str) -> None:
     assert normalize_text(raw) == normalized
 
 
-def test_vocabulary_ranks_by_frequency_then_alphabetically() -> None:
+@pytest.mark.parametrize("word", ["किताब", "หนังสือ"], ids=["hindi", "thai"])
+def test_normalize_text_keeps_non_latin_words_whole(word: str) -> None:
+    assert normalize_text(word) == word
+
+
+def test_normalizing_twice_changes_nothing() -> None:
+    once = normalize_text("Crème-Brûlée SET 👟 (2 pcs)")
+    assert normalize_text(once) == once
+
+
+def test_vocabulary_starts_with_padding_and_unknown_then_ranks_by_frequency() -> None:
+    texts = ["b a", "c a", "d b", "a"]  # a: 3, b: 2, c and d: 1
+    assert fit_vocabulary(texts, max_tokens=10) == [PAD_TOKEN, OOV_TOKEN, "a", "b", "c", "d"]
+
+
+def test_vocabulary_ties_are_broken_alphabetically() -> None:
+    assert fit_vocabulary(["zeta alpha mid"], max_tokens=10)[2:] == ["alpha", "mid", "zeta"]
+
+
+def test_vocabulary_respects_max_tokens() -> None:
     texts = ["b a", "c a", "d b", "a"]
-    vocabulary = fit_vocabulary(texts, max_tokens=10)
-    assert vocabulary == [PAD_TOKEN, OOV_TOKEN, "a", "b", "c", "d"]
     assert fit_vocabulary(texts, max_tokens=4) == [PAD_TOKEN, OOV_TOKEN, "a", "b"]
-    assert fit_vocabulary(list(reversed(texts)), max_tokens=10) == vocabulary
+    assert fit_vocabulary(texts, max_tokens=3) == [PAD_TOKEN, OOV_TOKEN, "a"]
 
 
-def test_sequence_length_follows_the_percentile_and_the_cap() -> None:
-    texts = ["w " * n for n in range(1, 101)]
-    assert choose_sequence_length(texts, 95, cap=1000) == 96
-    assert choose_sequence_length(texts, 95, cap=20) == 20
-    assert choose_sequence_length([""], 50, cap=10) == 1
+def test_vocabulary_does_not_depend_on_the_order_of_the_texts() -> None:
+    texts = ["red boot", "blue boot", "red bag", "green hat", "blue hat"]
+    expected = fit_vocabulary(texts, max_tokens=100)
+    assert fit_vocabulary(list(reversed(texts)), max_tokens=100) == expected
+    assert fit_vocabulary(iter(texts), max_tokens=100) == expected
+
+
+@pytest.mark.parametrize(
+    ("percentile", "cap", "expected"),
+    [
+        (95, 1000, 96),  # ceil of the 95th percentile of 1..100 (95.05)
+        (50, 1000, 51),  # ceil of 50.5
+        (100, 1000, 100),
+        (95, 20, 20),  # the cap wins
+    ],
+)
+def test_sequence_length_follows_the_percentile_and_the_cap(
+    percentile: float, cap: int, expected: int
+) -> None:
+    texts = [" ".join(["w"] * n) for n in range(1, 101)]
+    assert choose_sequence_length(texts, percentile, cap) == expected
+
+
+def test_sequence_length_is_at_least_one() -> None:
+    assert choose_sequence_length(["", ""], 50, cap=10) == 1
 
 
 def test_encoding_maps_known_unknown_and_padding() -> None:
-    vectorizer = build_vectorizer([PAD_TOKEN, OOV_TOKEN, "red", "boots"], sequence_length=3)
-    encoded = encode_texts(vectorizer, ["red boots", "red zzz boots extra", "boots"])
+    vectorizer = build_vectorizer([PAD_TOKEN, OOV_TOKEN, "red", "boots"], sequence_length=4)
+    encoded = encode_texts(vectorizer, ["red boots", "red zzz boots", "boots", "qqq"])
     assert encoded.dtype == np.int32
-    np.testing.assert_array_equal(encoded, [[2, 3, 0], [2, 1, 3], [3, 0, 0]])
+    np.testing.assert_array_equal(encoded, [[2, 3, 0, 0], [2, 1, 3, 0], [3, 0, 0, 0], [1, 0, 0, 0]])
 
 
-def test_vocabulary_and_labels_round_trip(tmp_path: Path) -> None:
-    vocabulary = [PAD_TOKEN, OOV_TOKEN, "crème", "été", "boots"]
-    write_vocabulary(vocabulary, tmp_path / "vocab.txt")
-    assert read_vocabulary(tmp_path / "vocab.txt") == vocabulary
-    labels = ["chaussures", "cuisine", "électronique"]
+def test_encoding_truncates_to_the_sequence_length() -> None:
+    vectorizer = build_vectorizer([PAD_TOKEN, OOV_TOKEN, "a", "b", "c"], sequence_length=3)
+    encoded = encode_texts(vectorizer, ["a b c a b c"])
+    np.testing.assert_array_equal(encoded, [[2, 3, 4]])
+    assert encoded.shape == (1, 3)
+
+
+def test_encoding_matches_accented_tokens() -> None:
+    vectorizer = build_vectorizer([PAD_TOKEN, OOV_TOKEN, "crème", "été"], sequence_length=3)
+    encoded = encode_texts(vectorizer, [normalize_text("Crème d'ÉTÉ")])
+    np.testing.assert_array_equal(encoded, [[2, 1, 3]])
+
+
+def test_vocabulary_round_trips_with_the_empty_padding_token(tmp_path: Path) -> None:
+    vocabulary = [PAD_TOKEN, OOV_TOKEN, "crème", "été", "boots", "漢字"]
+    path = tmp_path / "vocab.txt"
+    write_vocabulary(vocabulary, path)
+    assert read_vocabulary(path) == vocabulary
+    assert path.read_text(encoding="utf-8").startswith("\n[UNK]\n")
+
+
+def test_labels_round_trip(tmp_path: Path) -> None:
+    labels = ["chaussures", "cuisine", "électronique", 'say "cheese"']
     write_labels(labels, tmp_path / "labels.json")
     assert read_labels(tmp_path / "labels.json") == labels
+    assert "électronique" in (tmp_path / "labels.json").read_text(encoding="utf-8")

@@ -3,6 +3,7 @@ version with alias ``challenger``."""
 
 from __future__ import annotations
 
+import json
 import logging
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -93,6 +94,7 @@ def main(params_path: Path) -> None:
                 "data.path": report["source"]["path"],
                 "data.md5": report["source"]["md5"],
                 "test_data.md5": file_md5(layout.split_texts("test")),
+                "params": json.dumps(mlflow.get_run(run.info.run_id).data.params, sort_keys=True),
                 **{
                     f"test_{key}": str(value)
                     for key, value in metrics.items()

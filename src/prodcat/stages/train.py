@@ -14,6 +14,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import tensorflow as tf
+from sklearn.utils.class_weight import compute_class_weight
 
 from prodcat import layout
 from prodcat.config import TrainConfig, load_section
@@ -40,6 +41,15 @@ def weights_fingerprint(model: keras.Model) -> str:
     return digest.hexdigest()
 
 
+def class_weights(label_ids: np.ndarray, weighting: str) -> dict[int, float] | None:
+    """Per-class loss weights, so rare categories count as much as common ones if asked."""
+    if weighting == "none":
+        return None
+    classes = np.unique(label_ids)
+    weights = compute_class_weight("balanced", classes=classes, y=label_ids)
+    return {int(label): float(weight) for label, weight in zip(classes, weights, strict=True)}
+
+
 def fit(
     model: keras.Model,
     train: tuple[np.ndarray, np.ndarray],
@@ -53,6 +63,7 @@ def fit(
     )
     history = model.fit(
         *train,
+        class_weight=class_weights(train[1], config.class_weight),
         validation_data=val,
         epochs=config.epochs,
         batch_size=config.batch_size,
