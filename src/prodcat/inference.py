@@ -199,7 +199,7 @@ def install_request_guard() -> bool:
 
     guarded._prodcat_guard = True  # type: ignore[attr-defined]
     server.infer_and_parse_data = guarded  # type: ignore[attr-defined]
-    logger.info("request guard active: non-text '%s' values get HTTP 400", TEXT_FIELD)
+    logger.debug("request guard active: non-text '%s' values get HTTP 400", TEXT_FIELD)
     return True
 
 
