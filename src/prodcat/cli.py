@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from prodcat.errors import UserError
+from prodcat.serving import DEFAULT_PORT, LOOPBACK
 
 logger = logging.getLogger("prodcat")
 
 STAGES = ("prepare", "baseline", "train", "evaluate", "export")
 DEFAULT_MODEL = "models/export"
-LOOPBACK = "127.0.0.1"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="serve a model with `mlflow models serve`")
     serve.add_argument("--model", help="model URI (default: models:/<name>@champion)")
-    serve.add_argument("--port", type=int, default=5001, help="port (%(default)s)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (%(default)s)")
     serve.add_argument(
         "--host",
         default=LOOPBACK,
