@@ -4,7 +4,7 @@ The catalog is synthetic but shaped like a real shop's: product nouns, materials
 features and uses per category, combined by several sentence templates, with the noise real
 catalogs have (shared generic words, capitals, accents, units, the odd typo).
 
-    python scripts/make_dataset.py        # writes data/raw/products.csv and the test fixture
+    python scripts/make_dataset.py        # writes data/raw/catalog.csv and the test fixture
 """
 
 from __future__ import annotations
@@ -684,7 +684,7 @@ def class_sizes(seed: int) -> dict[str, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("data/raw/products.csv"))
+    parser.add_argument("--out", type=Path, default=Path("data/raw/catalog.csv"))
     parser.add_argument("--fixture", type=Path, default=Path("tests/fixtures/catalog.csv"))
     parser.add_argument("--seed", type=int, default=SEED)
     arguments = parser.parse_args()

@@ -33,7 +33,7 @@ def _field(default: Any, help: str) -> Any:
 class PrepareConfig:
     """How a catalog CSV becomes encoded train/validation/test arrays."""
 
-    path: str = _field("data/raw/products.csv", "Catalog CSV to read, relative to the repo root.")
+    path: str = _field("data/raw/catalog.csv", "Catalog CSV to read, relative to the repo root.")
     text_column: str = _field("description", "Column holding the product text.")
     label_column: str = _field("category", "Column holding the category label.")
     encoding: str = _field("utf-8", "Text encoding of the CSV, e.g. 'latin-1' or 'cp1252'.")
