@@ -55,26 +55,22 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
 
 
 def measure(
-    predict_one: Callable[[str], object],
-    predict_batch: Callable[[list[str]], object],
-    texts: list[str],
-    requests_count: int,
-    batch_size: int,
-    batches: int,
+    predict: Callable[[list[str]], object], texts: list[str], arguments: argparse.Namespace
 ) -> dict[str, float]:
     """Warm up, then time single texts one after another and whole batches."""
+    requests_count, batch_size, batches = arguments.requests, arguments.batch, arguments.batches
     batch = [texts[i % len(texts)] for i in range(batch_size)]
     for i in range(20):
-        predict_one(texts[i % len(texts)])
-    predict_batch(batch)
+        predict([texts[i % len(texts)]])
+    predict(batch)
     single = []
     for i in range(requests_count):
         start = time.perf_counter()
-        predict_one(texts[i % len(texts)])
+        predict([texts[i % len(texts)]])
         single.append(time.perf_counter() - start)
     start = time.perf_counter()
     for _ in range(batches):
-        predict_batch(batch)
+        predict(batch)
     elapsed = time.perf_counter() - start
     return {
         **percentiles(single),
@@ -114,14 +110,7 @@ def served(model: str, port: int, texts: list[str], arguments: argparse.Namespac
             )
             answer.raise_for_status()
 
-        return measure(
-            lambda text: post([text]),
-            post,
-            texts,
-            arguments.requests,
-            arguments.batch,
-            arguments.batches,
-        )
+        return measure(post, texts, arguments)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
@@ -138,14 +127,7 @@ def in_process(model: str, texts: list[str], arguments: argparse.Namespace) -> d
     def predict(batch: list[str]) -> None:
         loaded.predict(pd.DataFrame({"description": batch}))
 
-    return measure(
-        lambda text: predict([text]),
-        predict,
-        texts,
-        arguments.requests,
-        arguments.batch,
-        arguments.batches,
-    )
+    return measure(predict, texts, arguments)
 
 
 def cpu_model() -> str:

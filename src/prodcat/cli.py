@@ -162,16 +162,22 @@ def load_model(uri: str):  # -> mlflow.pyfunc.PyFuncModel
         raise UserError(f"{uri}: cannot load the model ({error.message})") from error
 
 
+def registry_names(params: Path) -> tuple[str, str]:
+    """The registered model's name (``export:``) and the champion alias (``promote:``)."""
+    from prodcat.config import ExportConfig, PromoteConfig, load_section
+
+    name = load_section(ExportConfig, "export", params).registered_model_name
+    return name, load_section(PromoteConfig, "promote", params).champion_alias
+
+
 def run_models(params: Path) -> None:
     from mlflow import MlflowClient
 
-    from prodcat.config import ExportConfig, PromoteConfig, load_section
     from prodcat.promotion import render_table
     from prodcat.registry import list_versions, recorded_scores
     from prodcat.tracking import configure_tracking
 
-    name = load_section(ExportConfig, "export", params).registered_model_name
-    champion_alias = load_section(PromoteConfig, "promote", params).champion_alias
+    name, champion_alias = registry_names(params)
     configure_tracking()
     versions = list_versions(MlflowClient(), name)
     if not versions:
@@ -301,7 +307,6 @@ def run_promote(arguments: argparse.Namespace) -> int:
 def run_rollback(params: Path) -> None:
     from mlflow import MlflowClient
 
-    from prodcat.config import ExportConfig, PromoteConfig, load_section
     from prodcat.registry import (
         PREVIOUS_CHAMPION_TAG,
         alias_holder,
@@ -311,8 +316,7 @@ def run_rollback(params: Path) -> None:
     )
     from prodcat.tracking import configure_tracking
 
-    name = load_section(ExportConfig, "export", params).registered_model_name
-    alias = load_section(PromoteConfig, "promote", params).champion_alias
+    name, alias = registry_names(params)
     uri = configure_tracking()
     client = MlflowClient()
     with registry_lock(lock_dir(uri)):
@@ -334,11 +338,10 @@ def run_rollback(params: Path) -> None:
 def run_lineage(arguments: argparse.Namespace) -> None:
     from mlflow import MlflowClient
 
-    from prodcat.config import ExportConfig, load_section
     from prodcat.registry import lineage
     from prodcat.tracking import configure_tracking
 
-    name = load_section(ExportConfig, "export", arguments.params).registered_model_name
+    name, _ = registry_names(arguments.params)
     configure_tracking()
     found = lineage(MlflowClient(), name, arguments.version)
     print(f"{found.name} v{found.version}")
@@ -359,7 +362,6 @@ def run_lineage(arguments: argparse.Namespace) -> None:
 
 
 def run_serve(arguments: argparse.Namespace) -> None:
-    from prodcat.config import ExportConfig, PromoteConfig, load_section
     from prodcat.serving import champion_uri, is_loopback, serve_command
     from prodcat.tracking import configure_tracking
 
@@ -373,8 +375,7 @@ def run_serve(arguments: argparse.Namespace) -> None:
 
         from prodcat.registry import alias_holder
 
-        name = load_section(ExportConfig, "export", arguments.params).registered_model_name
-        alias = load_section(PromoteConfig, "promote", arguments.params).champion_alias
+        name, alias = registry_names(arguments.params)
         if alias_holder(MlflowClient(), name, alias) is None:
             raise UserError(
                 f"no version of '{name}' holds '{alias}' yet; run `prodcat promote` or pass --model"

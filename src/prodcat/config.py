@@ -1,7 +1,7 @@
 """Typed, frozen configuration: one dataclass per ``params.yaml`` section, validated at load.
 
 Every stage reads only its own section, so ``dvc.yaml`` can list exactly the params a stage uses.
-Field help lives in ``metadata["help"]``; ``prodcat params`` and the README print it.
+Field help lives in ``metadata["help"]``, beside the default it explains.
 """
 
 from __future__ import annotations
@@ -257,8 +257,3 @@ def _coerce(value: Any, expected: Any, key: str, source: str) -> Any:
 def _suggest(word: str, known: typing.Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(known), n=1)
     return f"; did you mean '{close[0]}'?" if close else f"; known: {', '.join(sorted(known))}"
-
-
-def describe(cls: type) -> list[tuple[str, str, Any]]:
-    """(name, help, default) for every field of a config class, for docs and ``--help``."""
-    return [(f.name, f.metadata["help"], f.default) for f in dataclasses.fields(cls)]
