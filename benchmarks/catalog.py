@@ -42,7 +42,11 @@ def parse_override(text: str) -> tuple[str, str, Any]:
 
 def make_workspace(root: Path, params: dict) -> dict[str, str]:
     listed = subprocess.run(
-        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.splitlines()
     for name in listed:
         source = REPO / name

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import os
 import sys
@@ -26,6 +27,11 @@ DEFAULT_MODEL = "models/export"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prodcat", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logs, without tracebacks"
+    )
+    loudness.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     parser.add_argument(
         "--params",
         type=Path,
@@ -49,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="model directory or MLflow URI, e.g. models:/prodcat@champion (%(default)s)",
     )
     predict.add_argument("--top-k", type=int, default=3, help="ranked categories to show")
+    predict.add_argument(
+        "--explain", action="store_true", help="show the attention weight of each word"
+    )
+    predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     commands.add_parser("models", help="list the registered versions, their aliases and scores")
 
@@ -74,23 +84,40 @@ def build_parser() -> argparse.ArgumentParser:
         default=LOOPBACK,
         help="interface to bind (%(default)s); anything else exposes the model to the network",
     )
+
+    ui = commands.add_parser("ui", help="browse runs and registered models in the MLflow UI")
+    ui.add_argument("--port", type=int, default=5000, help="port (%(default)s)")
+    ui.add_argument("--host", default=LOOPBACK, help="interface to bind (%(default)s)")
     return parser
 
 
-def configure_logging(debug: bool) -> None:
+def log_level(arguments: argparse.Namespace) -> int:
+    if arguments.debug or arguments.verbose:
+        return logging.DEBUG
+    return logging.WARNING if arguments.quiet else logging.INFO
+
+
+def configure_logging(level: int) -> None:
     logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
     )
     for noisy in ("mlflow", "alembic", "urllib3", "git", "matplotlib", "h5py"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
+        logging.getLogger(noisy).setLevel(library_level(level))
 
 
-def quiet_libraries() -> None:
-    """Before TensorFlow and MLflow load: keep C++ chatter and progress bars out of the logs."""
+def library_level(level: int) -> int:
+    """Libraries speak only of problems, unless debugging."""
+    return level if level == logging.DEBUG else max(level, logging.WARNING)
+
+
+def quiet_libraries(level: int) -> None:
+    """Before TensorFlow and MLflow load: keep C++ chatter and progress bars out of the logs.
+
+    MLflow sets its own loggers' level when imported, from ``MLFLOW_LOGGING_LEVEL``.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", logging.getLevelName(library_level(level)))
 
 
 def run_stage(stage: str, params: Path) -> None:
@@ -104,9 +131,11 @@ def run_stage(stage: str, params: Path) -> None:
 def run_predict(arguments: argparse.Namespace) -> None:
     import pandas as pd
 
-    from prodcat.inference import TEXT_FIELD, InvalidInput
+    from prodcat.inference import MAX_TEXT_CHARS, TEXT_FIELD, InvalidInput
     from prodcat.tracking import configure_tracking
 
+    if arguments.output and (arguments.explain or arguments.json):
+        raise UserError("predict: --output writes a CSV; drop --explain and --json")
     if bool(arguments.texts) == bool(arguments.input):
         raise UserError("predict: give either texts or --input FILE.csv, not both or neither")
     if arguments.input:
@@ -115,13 +144,34 @@ def run_predict(arguments: argparse.Namespace) -> None:
         texts = list(arguments.texts)
     configure_tracking()
     model = load_model(arguments.model)
+    params = {"top_k": arguments.top_k}
+    if arguments.explain:  # every word, as many as a text may have
+        params["explain"] = MAX_TEXT_CHARS
     try:
-        predictions = model.predict(
-            pd.DataFrame({TEXT_FIELD: texts}), params={"top_k": arguments.top_k}
-        )
+        predictions = model.predict(pd.DataFrame({TEXT_FIELD: texts}), params=params)
     except InvalidInput as error:
         source = arguments.input or "predict"
         raise UserError(f"{source}: {error.message}") from error
+    if arguments.json:
+        records = predictions.to_dict(orient="records")
+        for text, record in zip(texts, records, strict=True):
+            record[TEXT_FIELD] = text
+            if "attention" in record:  # in reading order
+                record["attention"] = sorted(record["attention"], key=lambda w: w["position"])
+        print(json.dumps(records, ensure_ascii=False, indent=2))
+        return
+    if arguments.explain:
+        for text, row in zip(texts, predictions.itertuples(index=False), strict=True):
+            print(f"{row.category}\t{row.probability:.3f}\t{text}")
+            words = sorted(row.attention, key=lambda w: w["position"])
+            width = max(len(w["word"]) for w in words)
+            for word in words:
+                unknown = "" if word["known"] else "  (unknown word)"
+                print(
+                    f"  {word['word']:<{width}}  {attention_bar(word['weight'])} "
+                    f"{word['weight']:.3f}{unknown}"
+                )
+        return
     if arguments.output:
         from prodcat.files import atomic_path
 
@@ -132,6 +182,12 @@ def run_predict(arguments: argparse.Namespace) -> None:
         return
     for text, row in zip(texts, predictions.itertuples(index=False), strict=True):
         print(f"{row.category}\t{row.probability:.3f}\t{text}")
+
+
+def attention_bar(weight: float, width: int = 24) -> str:
+    """A bar ``width`` characters long at weight 1, drawn in eighths of a character."""
+    eighths = round(max(0.0, min(1.0, weight)) * width * 8)
+    return ("█" * (eighths // 8) + " ▏▎▍▌▋▊▉"[eighths % 8]).rstrip().ljust(width)
 
 
 def read_texts(path: Path, column: str) -> list[str]:
@@ -396,6 +452,25 @@ def run_serve(arguments: argparse.Namespace) -> None:
     os.execvp(command[0], command)
 
 
+def run_ui(arguments: argparse.Namespace) -> None:
+    """``mlflow ui`` on the store the pipeline writes to (``MLFLOW_TRACKING_URI`` or mlflow.db)."""
+    from prodcat.tracking import tracking_uri
+
+    if not 0 < arguments.port < 65536:
+        raise UserError(f"--port {arguments.port} is out of range 1-65535")
+    uri = tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        raise UserError(f"MLFLOW_TRACKING_URI is a server ({uri}): open it in a browser instead")
+    beside_python = Path(sys.executable).with_name("mlflow")
+    mlflow = str(beside_python) if beside_python.is_file() else "mlflow"
+    command = [mlflow, "ui", "--backend-store-uri", uri, "--host", arguments.host]
+    command += ["--port", str(arguments.port)]
+    logger.info("MLflow UI on http://%s:%d (Ctrl-C stops it)", arguments.host, arguments.port)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvp(command[0], command)
+
+
 def _now() -> str:
     from datetime import UTC, datetime
 
@@ -410,9 +485,14 @@ def _timestamp(milliseconds: int) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
-    configure_logging(arguments.debug)
-    quiet_libraries()
+    level = log_level(arguments)
+    configure_logging(level)
+    quiet_libraries(level)
     try:
+        if arguments.command in (*STAGES, "predict"):
+            from prodcat.quiet import import_tensorflow_quietly
+
+            import_tensorflow_quietly()
         if arguments.command in STAGES:
             run_stage(arguments.command, arguments.params)
         elif arguments.command == "predict":
@@ -427,6 +507,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_lineage(arguments)
         elif arguments.command == "serve":
             run_serve(arguments)
+        elif arguments.command == "ui":
+            run_ui(arguments)
     except UserError as error:
         if arguments.debug:
             raise

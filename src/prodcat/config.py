@@ -131,9 +131,15 @@ class EvaluateConfig:
     """How the trained model is scored on the test split."""
 
     batch_size: int = _field(256, "Prediction batch size (does not change the results).")
+    attention_examples: int = _field(
+        4, "Right and as many wrong test items drawn in the attention heatmap (0: none)."
+    )
+    confused_pairs: int = _field(10, "Most confused (true, predicted) pairs to list.")
 
     def __post_init__(self) -> None:
         _check(self.batch_size >= 1, "evaluate.batch_size", "must be at least 1")
+        _check(self.attention_examples >= 0, "evaluate.attention_examples", "must be 0 or more")
+        _check(self.confused_pairs >= 0, "evaluate.confused_pairs", "must be 0 or more")
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ logger = logging.getLogger(__name__)
 TEXT = "text"
 LABEL = "label"
 MIN_ROWS_PER_CLASS = 3  # one row in each of train, validation and test
+READ_CHUNK_ROWS = 200_000
 
 
 @dataclass(frozen=True)
@@ -74,14 +76,7 @@ def read_catalog(path: Path, text_column: str, label_column: str, encoding: str)
                 f"set prepare.{role}_column in params.yaml{_delimiter_hint(header)}"
             )
     try:
-        frame = pd.read_csv(
-            path,
-            usecols=[text_column, label_column],
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            encoding=encoding,
-        )
+        frame = _read_in_chunks(path, [text_column, label_column], encoding)
     except UnicodeDecodeError as error:
         raise UserError(
             f"{path}: not valid {encoding}; set prepare.encoding in params.yaml"
@@ -91,6 +86,38 @@ def read_catalog(path: Path, text_column: str, label_column: str, encoding: str)
     if frame.empty:
         raise UserError(f"{path}: has a header but no rows")
     return frame.rename(columns={text_column: TEXT, label_column: LABEL})[[TEXT, LABEL]]
+
+
+def _read_in_chunks(path: Path, columns: list[str], encoding: str) -> pd.DataFrame:
+    """The columns as strings, read ``READ_CHUNK_ROWS`` at a time so a big file logs progress."""
+    size_mb = path.stat().st_size / 1e6
+    started = time.perf_counter()
+    chunks = []
+    rows = 0
+    with pd.read_csv(
+        path,
+        usecols=columns,
+        dtype=str,
+        keep_default_na=False,
+        na_values=[""],
+        encoding=encoding,
+        chunksize=READ_CHUNK_ROWS,
+    ) as reader:
+        for chunk in reader:
+            chunks.append(chunk)
+            rows += len(chunk)
+            if len(chunk) == READ_CHUNK_ROWS:
+                logger.info("reading %s: %d rows so far", path, rows)
+    logger.info(
+        "read %d rows from %s (%.1f MB) in %.1f s",
+        rows,
+        path,
+        size_mb,
+        time.perf_counter() - started,
+    )
+    if not chunks:
+        return pd.DataFrame(columns=columns, dtype=str)
+    return pd.concat(chunks, ignore_index=True)
 
 
 def _delimiter_hint(header: pd.Index) -> str:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 import numpy as np
@@ -16,6 +16,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
+from prodcat.quiet import import_tensorflow_quietly
 from prodcat.text import (
     build_vectorizer,
     encode_texts,
@@ -23,6 +24,9 @@ from prodcat.text import (
     read_labels,
     read_vocabulary,
 )
+
+if TYPE_CHECKING:
+    from prodcat.explain import Explainer, Explanation
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +36,7 @@ MAX_TEXT_CHARS = 5000
 ARTIFACT_MODEL = "model"
 ARTIFACT_VOCABULARY = "vocabulary"
 ARTIFACT_LABELS = "labels"
+ARTIFACT_MODEL_CARD = "model_card"
 
 
 class InvalidInput(MlflowException):
@@ -68,6 +73,32 @@ class Predictor:
 
     def predict(self, texts: Sequence[str], top_k: int) -> pd.DataFrame:
         return rank_categories(self.probabilities(texts), self.labels, top_k)
+
+    @functools.cached_property
+    def _explainer(self) -> Explainer:
+        from prodcat.explain import attention_explainer
+
+        return attention_explainer(self.model)
+
+    def explain(self, texts: Sequence[str]) -> tuple[np.ndarray, list[Explanation]]:
+        """Class probabilities and, per text, the attention weight of each word.
+
+        The explaining model is built on first use, so plain predictions never pay for it.
+        """
+        from prodcat.explain import explanations
+
+        normalized = [normalize_text(text) for text in texts]
+        token_ids = encode_texts(self.vectorizer, normalized)
+        probabilities, weights = self._explainer(token_ids)
+        explained = explanations(texts, normalized, token_ids, probabilities, weights, self.labels)
+        return probabilities, explained
+
+    def predict_explained(self, texts: Sequence[str], top_k: int, top_words: int) -> pd.DataFrame:
+        """:meth:`predict` plus an ``attention`` column: the ``top_words`` most attended words."""
+        probabilities, explained = self.explain(texts)
+        ranked = rank_categories(probabilities, self.labels, top_k)
+        ranked["attention"] = [item.as_dict(top_words)["words"] for item in explained]
+        return ranked
 
 
 def rank_categories(probabilities: np.ndarray, labels: Sequence[str], top_k: int) -> pd.DataFrame:
@@ -210,6 +241,7 @@ class ProdcatModel(mlflow.pyfunc.PythonModel):
         self._predictor: Predictor | None = None
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+        import_tensorflow_quietly()
         self._predictor = Predictor.from_files(
             Path(context.artifacts[ARTIFACT_MODEL]),
             Path(context.artifacts[ARTIFACT_VOCABULARY]),
@@ -225,7 +257,14 @@ class ProdcatModel(mlflow.pyfunc.PythonModel):
     ) -> pd.DataFrame:
         if self._predictor is None:
             raise RuntimeError("load_context was not called")
-        top_k = int((params or {}).get("top_k", 3))
+        params = params or {}
+        top_k = int(params.get("top_k", 3))
         if top_k < 1:
             raise InvalidInput(f"top_k is {top_k}; expected 1 or more")
-        return self._predictor.predict(texts_from_request(model_input), top_k)
+        top_words = int(params.get("explain", 0))
+        if top_words < 0:
+            raise InvalidInput(f"explain is {top_words}; expected 0 (off) or a number of words")
+        texts = texts_from_request(model_input)
+        if top_words:
+            return self._predictor.predict_explained(texts, top_k, top_words)
+        return self._predictor.predict(texts, top_k)

@@ -20,8 +20,12 @@ HISTORY = Path("reports/history.csv")
 METRICS = Path("reports/metrics.json")
 PER_CLASS = Path("reports/per_class.json")
 CONFUSION = Path("reports/confusion.csv")
-CONFUSION_IMAGE = Path("reports/plots/confusion_matrix.png")
+CONFUSED_PAIRS = Path("reports/confused_pairs.csv")
+PER_CLASS_F1 = Path("reports/per_class_f1.csv")
+CLASS_DISTRIBUTION = Path("reports/class_distribution.csv")
+PLOTS_DIR = Path("reports/plots")  # PNGs: the same pictures the MLflow run shows
 
+MODEL_CARD = Path("models/MODEL_CARD.md")
 EXPORT_DIR = Path("models/export")
 REGISTERED = Path("models/registered.json")
 

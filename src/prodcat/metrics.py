@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import (
-    ConfusionMatrixDisplay,
     accuracy_score,
     classification_report,
     confusion_matrix,
@@ -79,18 +79,49 @@ def confusion_rows(
     ]
 
 
-def confusion_figure(confusion: np.ndarray, labels: Sequence[str]):  # -> matplotlib Figure
-    """The confusion matrix as a picture, for the MLflow run page."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    size = max(6.0, 0.35 * len(labels) + 3)
-    figure, axes = plt.subplots(figsize=(size, size))
-    ConfusionMatrixDisplay(confusion, display_labels=list(labels)).plot(
-        ax=axes, xticks_rotation="vertical", colorbar=False, include_values=len(labels) <= 30
+def most_confused_pairs(
+    confusion: np.ndarray, labels: Sequence[str], count: int = 10
+) -> list[dict[str, object]]:
+    """The ``count`` most frequent (true, predicted) mistakes, most frequent first."""
+    mistakes = confusion.copy()
+    np.fill_diagonal(mistakes, 0)
+    actual, predicted = np.unravel_index(
+        np.argsort(-mistakes, axis=None, kind="stable"), mistakes.shape
     )
-    axes.set_title("Test confusion matrix")
-    figure.tight_layout()
-    return figure
+    totals = confusion.sum(axis=1)
+    pairs = []
+    for a, p in zip(actual[:count], predicted[:count], strict=True):
+        if mistakes[a, p] == 0:
+            break
+        pairs.append(
+            {
+                "actual": labels[a],
+                "predicted": labels[p],
+                "count": int(mistakes[a, p]),
+                "share_of_actual": round(float(mistakes[a, p] / totals[a]), 6),
+            }
+        )
+    return pairs
+
+
+def per_class_f1(per_class: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """``category, f1, support``, weakest class first: the data of the per-class F1 bar chart."""
+    frame = pd.DataFrame(
+        {
+            "category": list(per_class),
+            "f1": [scores["f1-score"] for scores in per_class.values()],
+            "support": [int(scores["support"]) for scores in per_class.values()],
+        }
+    )
+    return frame.sort_values(["f1", "category"], kind="stable").reset_index(drop=True)
+
+
+def class_distribution(
+    label_ids_by_split: dict[str, np.ndarray], labels: Sequence[str]
+) -> pd.DataFrame:
+    """Rows per class in each split: ``category`` and one column per split."""
+    counts = {
+        split: np.bincount(label_ids, minlength=len(labels))
+        for split, label_ids in label_ids_by_split.items()
+    }
+    return pd.DataFrame({"category": list(labels), **counts})

@@ -89,7 +89,12 @@ def build_model(arch: Architecture) -> keras.Model:
     else:
         attended = keras.layers.AdditiveAttention(name="additive_attention")([states, states])
     if arch.pooling == "attention":
-        pooled = AttentionPooling(units=arch.lstm_units, name="attention_pooling")(attended)
+        # Each step is scored from its context *and* its own word: with the contextual states
+        # alone, every step knows the whole title and the weights need not point at any word;
+        # with the word beside it the pooling singles out the word that decides the category,
+        # and its weights explain the prediction.
+        word_and_context = keras.layers.Concatenate(name="word_and_context")([attended, embedded])
+        pooled = AttentionPooling(units=arch.lstm_units, name="attention_pooling")(word_and_context)
     else:  # masked: padding does not dilute the average
         pooled = keras.layers.GlobalAveragePooling1D(name="average_pooling")(attended)
     pooled = keras.layers.Dropout(arch.dropout, name="classifier_dropout")(pooled)

@@ -18,6 +18,13 @@ from tests.e2e.conftest import SECRETS, Workspace
 
 pytestmark = pytest.mark.slow
 
+PICTURES = (
+    "training_curves",
+    "confusion_matrix",
+    "per_class_f1",
+    "class_distribution",
+    "attention",
+)
 OUTPUTS = (
     "data/prepared/train.npz",
     "data/prepared/val.npz",
@@ -35,7 +42,11 @@ OUTPUTS = (
     "reports/metrics.json",
     "reports/per_class.json",
     "reports/confusion.csv",
-    "reports/plots/confusion_matrix.png",
+    "reports/confused_pairs.csv",
+    "reports/per_class_f1.csv",
+    "reports/class_distribution.csv",
+    "models/MODEL_CARD.md",
+    *(f"reports/plots/{name}.png" for name in PICTURES),
 )
 
 
@@ -85,7 +96,8 @@ def test_mlflow_run_holds_params_curves_metrics_and_data(pipeline: Workspace) ->
     epochs = len(pd.read_csv(pipeline.root / "reports/history.csv"))
     assert len(client.get_metric_history(run_id, "val_loss")) == epochs
     artifacts = {item.path for item in client.list_artifacts(run_id, "evaluation")}
-    assert "evaluation/confusion_matrix.png" in artifacts
+    assert {f"evaluation/{name}.png" for name in PICTURES} <= artifacts
+    assert {"evaluation/confused_pairs.json", "evaluation/attention_sample.json"} <= artifacts
     assert any(item.path == "data" for item in client.list_artifacts(run_id))
     datasets = {entry.dataset.name for entry in run.inputs.dataset_inputs}
     assert datasets == {"catalog-train", "catalog-val", "catalog-test"}
@@ -184,6 +196,42 @@ def test_predict_command_single_and_batch(pipeline: Workspace) -> None:
     assert registry.stdout.split("\t")[0] in labels
 
 
+def test_predict_explain_shows_each_word_with_its_attention(pipeline: Workspace) -> None:
+    text = "waterproof hiking shoes for travel"
+    shown = pipeline.run("prodcat", "predict", "--explain", text).stdout.splitlines()
+    category, probability, echoed = shown[0].split("\t")
+    assert category in labels_of(pipeline) and echoed == text
+    assert 0 < float(probability) <= 1
+    rows = [line.removesuffix("(unknown word)").split() for line in shown[1:]]
+    assert [row[0] for row in rows] == text.split()  # every word, in reading order
+    weights = [float(row[-1]) for row in rows]
+    assert sum(weights) == pytest.approx(1.0, abs=0.01)
+    assert any("█" in line for line in shown[1:])  # the bars
+    as_json = json.loads(pipeline.run("prodcat", "predict", "--explain", "--json", text).stdout)
+    (record,) = as_json
+    assert record["description"] == text and record["category"] == category
+    assert [word["word"] for word in record["attention"]] == text.split()
+    assert sum(word["weight"] for word in record["attention"]) == pytest.approx(1.0, abs=1e-4)
+    plain = json.loads(pipeline.run("prodcat", "predict", "--json", text).stdout)
+    assert "attention" not in plain[0]
+
+
+def test_model_card_describes_the_registered_version(pipeline: Workspace) -> None:
+    card = (pipeline.root / "models/MODEL_CARD.md").read_text(encoding="utf-8")
+    metrics = read_json(pipeline, "reports/metrics.json")
+    report = read_json(pipeline, "data/prepared/data_report.json")
+    assert f"| this model | {metrics['accuracy']:.4f} | {metrics['macro_f1']:.4f} |" in card
+    assert report["source"]["md5"] in card
+    assert "tests/fixtures/catalog.csv" in card
+    head = pipeline.run("git", "rev-parse", "HEAD").stdout.strip()
+    assert head in card
+    registered = read_json(pipeline, "models/registered.json")
+    version = client_for(pipeline).get_model_version("prodcat", registered["version"])
+    assert version.description == card  # the version's page in the MLflow UI shows the card
+    logged = pipeline.root / "models/export/artifacts/MODEL_CARD.md"
+    assert logged.read_text(encoding="utf-8") == card
+
+
 def test_predict_command_user_errors_are_one_line(pipeline: Workspace) -> None:
     missing = pipeline.run("prodcat", "predict", "--input", "nope.csv", check=False)
     assert missing.returncode == 2
@@ -263,7 +311,16 @@ def test_experiments_and_plots(pipeline: Workspace) -> None:
     trained_epochs = [train["epochs"] for train in _values_of(shown, "train")]
     assert 2 in trained_epochs  # the experiment, beside the committed baseline
     pipeline.run("dvc", "plots", "show", "-o", "plots_out")
-    assert (pipeline.root / "plots_out/index.html").is_file()
+    page = (pipeline.root / "plots_out/index.html").read_text(encoding="utf-8")
+    for plot in ("loss", "accuracy", "confusion", "per_class_f1"):
+        assert f'<div id = "{plot}">' in page, plot
+    for name in PICTURES:
+        assert f"workspace_reports_plots_{name}.png" in page, name
+    # The experiment against the committed run: both revisions in one set of plots.
+    diff = json.loads(pipeline.run("dvc", "plots", "diff", "HEAD", "--json").stdout)["data"]
+    assert {"loss", "accuracy", "confusion", "per_class_f1"} <= diff.keys()
+    for plot in ("loss", "per_class_f1"):
+        assert set(diff[plot][0]["revisions"]) == {"workspace", "HEAD"}, plot
     metrics = pipeline.run("dvc", "metrics", "show", "--json")
     assert "accuracy" in metrics.stdout
 

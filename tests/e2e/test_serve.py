@@ -111,6 +111,21 @@ def test_top_k_is_a_request_param(server: str) -> None:
     assert len(answer.json()["predictions"][0]["top_k"]) == 1
 
 
+def test_explain_is_a_request_param_and_off_by_default(server: str) -> None:
+    plain = invoke(server, GOOD)
+    assert "attention" not in plain.json()["predictions"][0]
+    answer = invoke(server, {**GOOD, "params": {"explain": 2}})
+    assert answer.status_code == 200, answer.text
+    prediction = answer.json()["predictions"][0]
+    words = prediction["attention"]
+    assert len(words) == 2
+    assert {word["word"] for word in words} <= set(
+        GOOD["dataframe_records"][0]["description"].split()
+    )
+    assert words[0]["weight"] >= words[1]["weight"] > 0  # heaviest first
+    assert invoke(server, {**GOOD, "params": {"explain": -1}}).status_code == 400
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

@@ -44,6 +44,21 @@ def balanced(classes: int = 4, per_class: int = 20) -> pd.DataFrame:
 # read_catalog
 
 
+def test_a_big_catalog_is_read_in_chunks_with_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("prodcat.data.READ_CHUNK_ROWS", 2)
+    rows = "".join(f"item {i},class{i % 2}\n" for i in range(5))
+    path = write(tmp_path, "description,category\n" + rows)
+    with caplog.at_level("INFO", logger="prodcat.data"):
+        frame = read(path)
+    assert frame[TEXT].tolist() == [f"item {i}" for i in range(5)]
+    assert list(frame.index) == list(range(5))
+    progress = [r.getMessage() for r in caplog.records if "rows so far" in r.getMessage()]
+    assert progress == [f"reading {path}: 2 rows so far", f"reading {path}: 4 rows so far"]
+    assert f"read 5 rows from {path}" in caplog.text
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -6,13 +6,14 @@ from prodcat.stages.export import input_example, model_signature
 
 
 @pytest.mark.parametrize("top_k", [1, 3])
-def test_signature_takes_description_text_and_a_top_k_param(top_k: int) -> None:
+def test_signature_takes_description_text_and_top_k_and_explain_params(top_k: int) -> None:
     signature = model_signature(top_k)
     assert signature.inputs.input_names() == ["description"]
     assert signature.inputs.input_types() == [DataType.string]
-    assert signature.outputs.input_names() == ["category", "probability", "top_k"]
-    (param,) = signature.params.params
-    assert (param.name, param.dtype, param.default) == ("top_k", DataType.long, top_k)
+    outputs = {spec.name: spec.required for spec in signature.outputs.inputs}
+    assert outputs == {"category": True, "probability": True, "top_k": True, "attention": False}
+    params = {param.name: (param.dtype, param.default) for param in signature.params.params}
+    assert params == {"top_k": (DataType.long, top_k), "explain": (DataType.long, 0)}
 
 
 def test_input_example_uses_the_first_test_texts() -> None:

@@ -9,6 +9,7 @@ from prodcat.inference import (
     MAX_TEXTS_PER_REQUEST,
     InvalidInput,
     Predictor,
+    ProdcatModel,
     rank_categories,
     texts_from_request,
 )
@@ -171,3 +172,34 @@ def test_predictor_normalises_text_like_training_did(predictor: Predictor) -> No
     assert probabilities.shape == (2, len(LABELS))
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
     np.testing.assert_allclose(probabilities[0], probabilities[1], rtol=1e-6)
+
+
+def test_explained_predictions_add_the_most_attended_words(predictor: Predictor) -> None:
+    texts = ["RED Boots!!", "tote bag qwerty"]
+    plain = predictor.predict(texts, top_k=2)
+    explained = predictor.predict_explained(texts, top_k=2, top_words=2)
+    assert list(explained.columns) == ["category", "probability", "top_k", "attention"]
+    pd.testing.assert_frame_equal(explained[plain.columns], plain, rtol=1e-5)
+    first, second = explained["attention"]
+    assert {word["word"] for word in first} == {"red", "boots"}
+    assert first[0]["weight"] >= first[1]["weight"]
+    assert len(second) == 2
+    _, full = predictor.explain(texts)
+    assert [word.word for word in full[1].words] == ["tote", "bag", "qwerty"]
+    assert [word.known for word in full[1].words] == [True, True, False]
+    assert sum(word.weight for word in full[1].words) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"), [({"explain": -1}, "explain"), ({"top_k": 0}, "top_k")]
+)
+def test_the_pyfunc_adapter_refuses_bad_params(
+    predictor: Predictor, params: dict, message: str
+) -> None:
+    adapter = ProdcatModel()
+    adapter._predictor = predictor
+    request = pd.DataFrame({"description": ["red boots"]})
+    with pytest.raises(InvalidInput, match=message):
+        adapter.predict(context=None, model_input=request, params=params)
+    answer = adapter.predict(context=None, model_input=request, params={"explain": 1})
+    assert len(answer["attention"][0]) == 1

@@ -1,9 +1,14 @@
-import matplotlib.figure
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from prodcat.metrics import confusion_figure, confusion_rows, label_scores, score
+from prodcat.metrics import (
+    class_distribution,
+    confusion_rows,
+    label_scores,
+    most_confused_pairs,
+    per_class_f1,
+    score,
+)
 
 LABELS = ["bags", "shoes", "tops"]
 TRUTH = np.array([0, 0, 1, 1, 2, 2])
@@ -71,13 +76,30 @@ def test_label_scores_compare_category_names() -> None:
     assert scores["macro_f1"] == pytest.approx(0.666667, abs=1e-6)  # both classes 2/3
 
 
-def test_confusion_figure_is_a_matplotlib_figure() -> None:
-    confusion = score(TRUTH, PROBABILITIES, LABELS).confusion
-    figure = confusion_figure(confusion, LABELS)
-    try:
-        assert isinstance(figure, matplotlib.figure.Figure)
-        (axes,) = figure.axes
-        assert axes.get_title() == "Test confusion matrix"
-        assert [tick.get_text() for tick in axes.get_xticklabels()] == LABELS
-    finally:
-        plt.close(figure)
+def test_most_confused_pairs_rank_the_mistakes() -> None:
+    confusion = np.array([[5, 2, 0], [4, 3, 1], [0, 0, 6]])
+    pairs = most_confused_pairs(confusion, LABELS, count=5)
+    assert [(p["actual"], p["predicted"], p["count"]) for p in pairs] == [
+        ("shoes", "bags", 4),
+        ("bags", "shoes", 2),
+        ("shoes", "tops", 1),
+    ]  # stops at the last real mistake, never lists a right answer
+    assert pairs[0]["share_of_actual"] == pytest.approx(0.5)
+    assert most_confused_pairs(np.eye(3, dtype=int), LABELS) == []
+
+
+def test_per_class_f1_lists_the_weakest_class_first() -> None:
+    table = per_class_f1(score(TRUTH, PROBABILITIES, LABELS).per_class)
+    assert list(table.columns) == ["category", "f1", "support"]
+    assert table["f1"].is_monotonic_increasing
+    assert set(table["category"]) == set(LABELS)
+    assert table["support"].sum() == len(TRUTH)
+
+
+def test_class_distribution_counts_every_class_in_every_split() -> None:
+    table = class_distribution({"train": np.array([0, 0, 2]), "test": np.array([1])}, LABELS)
+    assert table.to_dict("list") == {
+        "category": LABELS,
+        "train": [2, 0, 1],
+        "test": [0, 1, 0],
+    }

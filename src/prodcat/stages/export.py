@@ -23,9 +23,12 @@ from prodcat.files import atomic_path, read_json, write_json
 from prodcat.inference import (
     ARTIFACT_LABELS,
     ARTIFACT_MODEL,
+    ARTIFACT_MODEL_CARD,
     ARTIFACT_VOCABULARY,
     TEXT_FIELD,
 )
+from prodcat.metrics import per_class_f1
+from prodcat.model_card import CardFacts, render_model_card
 from prodcat.registry import LINEAGE_LOCK_ARTIFACT, register_once
 from prodcat.tracking import git_commit, resumed_run
 
@@ -37,8 +40,22 @@ PACKAGE_DIR = Path(prodcat.__file__).parent
 
 
 def model_signature(top_k: int) -> ModelSignature:
-    """Text in; category, probability and the ranked top-k out; ``top_k`` is a request param."""
+    """Text in; category, probability and the ranked top-k out.
+
+    Request params: ``top_k``, and ``explain``, the number of most attended words to return per
+    text in an ``attention`` column (0, the default, skips the extra work).
+    """
     ranked = Array(Object([Property("category", "string"), Property("probability", "double")]))
+    attended = Array(
+        Object(
+            [
+                Property("position", "long"),
+                Property("word", "string"),
+                Property("weight", "double"),
+                Property("known", "boolean"),
+            ]
+        )
+    )
     return ModelSignature(
         inputs=Schema([ColSpec("string", TEXT_FIELD)]),
         outputs=Schema(
@@ -46,9 +63,10 @@ def model_signature(top_k: int) -> ModelSignature:
                 ColSpec("string", "category"),
                 ColSpec("double", "probability"),
                 ColSpec(ranked, "top_k"),
+                ColSpec(attended, "attention", required=False),
             ]
         ),
-        params=ParamSchema([ParamSpec("top_k", "long", top_k)]),
+        params=ParamSchema([ParamSpec("top_k", "long", top_k), ParamSpec("explain", "long", 0)]),
     )
 
 
@@ -60,6 +78,7 @@ def pyfunc_arguments(top_k: int, input_example: pd.DataFrame) -> dict[str, Any]:
             ARTIFACT_MODEL: str(layout.MODEL),
             ARTIFACT_VOCABULARY: str(layout.VOCABULARY),
             ARTIFACT_LABELS: str(layout.LABELS),
+            ARTIFACT_MODEL_CARD: str(layout.MODEL_CARD),
         },
         "code_paths": [str(PACKAGE_DIR)],
         "signature": model_signature(top_k),
@@ -79,6 +98,22 @@ def main(params_path: Path) -> None:
     metrics = read_json(layout.METRICS)
     report = read_json(layout.DATA_REPORT)
     test_texts = pd.read_csv(layout.split_texts("test"), dtype=str, keep_default_na=False)
+    run_params = mlflow.MlflowClient().get_run(training["run_id"]).data.params
+    card = render_model_card(
+        CardFacts(
+            name=config.registered_model_name,
+            data_report=report,
+            params=run_params,
+            metrics=metrics,
+            per_class_f1=per_class_f1(read_json(layout.PER_CLASS)),
+            confused_pairs=pd.read_csv(layout.CONFUSED_PAIRS),
+            run_id=training["run_id"],
+            model_sha256=training["model_sha256"],
+            git_commit=git_commit(),
+        )
+    )
+    with atomic_path(layout.MODEL_CARD) as temporary:
+        temporary.write_text(card, encoding="utf-8")
     arguments = pyfunc_arguments(config.top_k, input_example(test_texts))
 
     # The local copy moves into place only once the registry has the version: a failed
@@ -94,7 +129,7 @@ def main(params_path: Path) -> None:
                 "data.path": report["source"]["path"],
                 "data.md5": report["source"]["md5"],
                 "test_data.md5": file_md5(layout.split_texts("test")),
-                "params": json.dumps(mlflow.get_run(run.info.run_id).data.params, sort_keys=True),
+                "params": json.dumps(run_params, sort_keys=True),
                 **{
                     f"test_{key}": str(value)
                     for key, value in metrics.items()
@@ -116,6 +151,10 @@ def main(params_path: Path) -> None:
                 log_and_register,
                 tags,
                 config.alias,
+            )
+            # The UI shows the description on the version's page: the card, readable there.
+            mlflow.MlflowClient().update_model_version(
+                version.name, version.version, description=card
             )
             model_uri = f"models:/{version.name}/{version.version}"
             mlflow.set_tag("registered_model_version", model_uri)

@@ -114,7 +114,9 @@ def main(params_path: Path) -> None:
     config = load_section(PrepareConfig, "prepare", params_path)
     source = Path(config.path)
     frame = read_catalog(source, config.text_column, config.label_column, config.encoding)
+    logger.info("cleaning, splitting and encoding %d rows", len(frame))
     prepared = prepare_catalog(frame, config, source=str(source))
+    logger.info("writing %s", layout.PREPARED_DIR)
     write_prepared(prepared, file_md5(source))
     report = prepared.report
     logger.info(

@@ -1,0 +1,137 @@
+"""The model card: what a reviewer needs before trusting a registered version. Pure rendering."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    """Everything the card states, gathered by the export stage from the pipeline's outputs."""
+
+    name: str
+    data_report: Mapping[str, Any]  # data/prepared/data_report.json
+    params: Mapping[str, str]  # the MLflow run's params: train.* and prepare.*
+    metrics: Mapping[str, Any]  # reports/metrics.json
+    per_class_f1: pd.DataFrame  # category, f1, support; weakest first
+    confused_pairs: pd.DataFrame  # actual, predicted, count, share_of_actual
+    run_id: str
+    model_sha256: str
+    git_commit: str
+    weakest: int = 5
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _score(value: Any) -> str:
+    return f"{float(value):.4f}" if value is not None else "n/a"
+
+
+def render_model_card(facts: CardFacts) -> str:
+    """Markdown, shown as the registered version's description in the MLflow UI."""
+    report, params, metrics = facts.data_report, facts.params, facts.metrics
+    dropped = report["dropped"]
+    rare = ", ".join(dropped["rare_classes"]) or "none"
+    baseline = metrics.get("baseline", {})
+    weakest = facts.per_class_f1.head(facts.weakest)
+    sections = [
+        f"# Model card: {facts.name}",
+        "Product categorizer: a product title in, its catalog category out, with the "
+        "probability and the words the model attended to.",
+        "## Model",
+        f"Keras: embedding ({params.get('train.embedding_dim')}) → bidirectional LSTM "
+        f"({params.get('train.lstm_units')} units) → {params.get('train.attention')} attention "
+        f"→ {params.get('train.pooling')} pooling → softmax over {report['classes']} categories.",
+        "## Data",
+        _table(
+            ["", "value"],
+            [
+                ["source", f"`{report['source']['path']}` (md5 `{report['source']['md5']}`)"],
+                ["rows read", report["source"]["rows"]],
+                ["rows kept", report["rows"]["kept"]],
+                [
+                    "split (train / val / test)",
+                    f"{report['rows']['train']} / {report['rows']['val']} / "
+                    f"{report['rows']['test']}, stratified, seed {params.get('prepare.seed')}",
+                ],
+                ["classes", report["classes"]],
+                ["dropped: empty text", dropped["empty_text"]],
+                ["dropped: missing label", dropped["missing_label"]],
+                ["dropped: duplicate texts", dropped["duplicates"]],
+                ["dropped: rows of rare classes", f"{dropped['rare_class_rows']} ({rare})"],
+                ["vocabulary", f"{report['tokens']['vocabulary_size']} tokens"],
+                ["words read per text", report["tokens"]["sequence_length"]],
+            ],
+        ),
+        "## Parameters",
+        _table(["param", "value"], [[f"`{key}`", value] for key, value in sorted(params.items())]),
+        "## Test metrics",
+        _table(
+            ["model", "accuracy", "macro F1", "weighted F1"],
+            [
+                [
+                    "this model",
+                    _score(metrics["accuracy"]),
+                    _score(metrics["macro_f1"]),
+                    _score(metrics["weighted_f1"]),
+                ],
+                [
+                    "baseline: TF-IDF + LinearSVC, same split",
+                    _score(baseline.get("accuracy")),
+                    _score(baseline.get("macro_f1")),
+                    "n/a",
+                ],
+            ],
+        ),
+        f"## Weakest classes (lowest test F1, {len(weakest)} shown)",
+        _table(
+            ["category", "F1", "test items"],
+            [[row.category, _score(row.f1), row.support] for row in weakest.itertuples()],
+        ),
+        "## Most confused pairs",
+        _table(
+            ["true category", "predicted as", "times", "share of the true category"],
+            [
+                [row.actual, row.predicted, row.count, f"{row.share_of_actual:.1%}"]
+                for row in facts.confused_pairs.itertuples()
+            ],
+        )
+        if len(facts.confused_pairs)
+        else "No test item was misclassified.",
+        "## Intended use",
+        "Suggesting a category for a product title from a catalog like the training data, "
+        "for a person or a rule to accept. Low probabilities (see the `probability` column) "
+        "mark the suggestions to review by hand.",
+        "## Limits",
+        "\n".join(
+            [
+                f"- It only knows the {report['classes']} categories above; anything else gets "
+                "the nearest of them, often with high confidence.",
+                f"- It reads the first {report['tokens']['sequence_length']} words of a text; "
+                "words not in the training vocabulary count as one unknown word.",
+                "- Scores hold for data like the test split; other shops, languages or "
+                "writing styles need their own evaluation.",
+                "- Attention weights show where the model looked, not a proof of why it decided.",
+            ]
+        ),
+        "## Lineage",
+        _table(
+            ["", "value"],
+            [
+                ["git commit", f"`{facts.git_commit}`"],
+                ["MLflow run", f"`{facts.run_id}`"],
+                ["weights sha256", f"`{facts.model_sha256}`"],
+                ["data md5", f"`{report['source']['md5']}`"],
+                ["rebuild", f"`git checkout {facts.git_commit[:12]} && dvc repro`"],
+            ],
+        ),
+    ]
+    return "\n\n".join(sections) + "\n"

@@ -1,0 +1,71 @@
+"""What the command prints: quiet TensorFlow start-up, log levels, attention bars."""
+
+import logging
+import os
+import subprocess
+import sys
+
+import pytest
+
+from prodcat import cli
+
+IMPORT = "from prodcat.quiet import import_tensorflow_quietly; import_tensorflow_quietly()"
+
+
+def import_stderr(level: str) -> str:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": level}
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT], env=env, capture_output=True, text=True, check=True
+    )
+    return done.stderr
+
+
+@pytest.mark.slow
+def test_tensorflow_start_up_notices_are_held_back_by_default() -> None:
+    assert "oneDNN" not in import_stderr("3")
+    assert "absl::InitializeLog" not in import_stderr("3")
+
+
+@pytest.mark.slow
+def test_tensorflow_start_up_notices_show_when_asked_for() -> None:
+    # The other side of the test above: without it this TensorFlow does print them.
+    assert "oneDNN" in import_stderr("0")
+
+
+@pytest.mark.parametrize(
+    ("flags", "level"),
+    [([], logging.INFO), (["-v"], logging.DEBUG), (["-q"], logging.WARNING)],
+)
+def test_verbose_and_quiet_set_the_log_level(flags: list[str], level: int) -> None:
+    arguments = cli.build_parser().parse_args([*flags, "models"])
+    assert cli.log_level(arguments) == level
+
+
+def test_verbose_and_quiet_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["-v", "-q", "models"])
+    assert "not allowed with" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("weight", "bar"),
+    [(0.0, ""), (1.0, "█" * 24), (0.5, "█" * 12), (0.0625, "█▌"), (1.7, "█" * 24)],
+)
+def test_attention_bar_length_follows_the_weight(weight: float, bar: str) -> None:
+    drawn = cli.attention_bar(weight)
+    assert len(drawn) == 24
+    assert drawn.rstrip() == bar
+
+
+@pytest.mark.parametrize(
+    ("level", "mlflow_level"),
+    [(logging.INFO, "WARNING"), (logging.WARNING, "WARNING"), (logging.DEBUG, "DEBUG")],
+)
+def test_mlflow_logs_follow_the_chosen_level(
+    monkeypatch: pytest.MonkeyPatch, level: int, mlflow_level: str
+) -> None:
+    for name in ("MLFLOW_LOGGING_LEVEL", "TF_CPP_MIN_LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    cli.quiet_libraries(level)
+    assert os.environ["MLFLOW_LOGGING_LEVEL"] == mlflow_level
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
