@@ -11,6 +11,7 @@ import importlib
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -84,6 +85,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=LOOPBACK,
         help="interface to bind (%(default)s); anything else exposes the model to the network",
     )
+
+    stack = commands.add_parser(
+        "tracking-server",
+        help="run PostgreSQL and `mlflow server` on 127.0.0.1 for development (Ctrl-C stops)",
+    )
+    stack.add_argument("--port", type=int, default=5000, help="MLflow server port (%(default)s)")
+    stack.add_argument(
+        "--postgres-port", type=int, default=5433, help="PostgreSQL port (%(default)s)"
+    )
+    stack.add_argument(
+        "--dir",
+        type=Path,
+        default=Path(".tracking-server"),
+        help="database and artifacts folder (%(default)s)",
+    )
+    stack.add_argument("--workers", type=int, default=2, help="server workers (%(default)s)")
 
     ui = commands.add_parser("ui", help="browse runs and registered models in the MLflow UI")
     ui.add_argument("--port", type=int, default=5000, help="port (%(default)s)")
@@ -452,6 +469,25 @@ def run_serve(arguments: argparse.Namespace) -> None:
     os.execvp(command[0], command)
 
 
+def run_tracking_server(arguments: argparse.Namespace) -> None:
+    from prodcat.tracking_server import tracking_stack
+
+    for name in ("port", "postgres_port"):
+        if not 0 < getattr(arguments, name) < 65536:
+            raise UserError(f"--{name.replace('_', '-')} is out of range 1-65535")
+    arguments.dir.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops both servers too, like Ctrl-C
+    with tracking_stack(
+        arguments.dir, arguments.port, arguments.postgres_port, arguments.workers
+    ) as stack:
+        print(f"export MLFLOW_TRACKING_URI={stack.url}", flush=True)
+        stack.server.wait()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_ui(arguments: argparse.Namespace) -> None:
     """``mlflow ui`` on the store the pipeline writes to (``MLFLOW_TRACKING_URI`` or mlflow.db)."""
     from prodcat.tracking import tracking_uri
@@ -509,6 +545,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_serve(arguments)
         elif arguments.command == "ui":
             run_ui(arguments)
+        elif arguments.command == "tracking-server":
+            run_tracking_server(arguments)
     except UserError as error:
         if arguments.debug:
             raise

@@ -49,7 +49,17 @@ def start(workspace: Workspace, *command: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_interruptible,
     )
+
+
+def _interruptible() -> None:
+    """Let SIGINT interrupt, as in a terminal's foreground job.
+
+    A shell starts background jobs (``bash .ci/run &``) with SIGINT ignored, children inherit
+    that, and Python then installs no KeyboardInterrupt handler: Ctrl-C could not be tested.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for_an_epoch(workspace: Workspace, process: subprocess.Popen[str]) -> str:
