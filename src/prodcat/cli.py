@@ -42,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for stage in STAGES:
         commands.add_parser(stage, help=f"run the DVC stage '{stage}' (dvc repro runs it for you)")
+    commands.add_parser(
+        "train-worker",
+        help="train as a non-chief worker of the cluster in TF_CONFIG (train.distribution: "
+        "multi_worker); the chief runs `prodcat train`",
+    )
 
     predict = commands.add_parser("predict", help="categorize texts with an exported model")
     predict.add_argument("texts", nargs="*", help="product descriptions to categorize")
@@ -143,6 +148,13 @@ def run_stage(stage: str, params: Path) -> None:
     configure_tracking()
     module = importlib.import_module(f"prodcat.stages.{stage}")
     module.main(params)
+
+
+def run_train_worker(params: Path) -> None:
+    """A non-chief worker: it trains with the chief but neither logs to MLflow nor writes files."""
+    from prodcat.stages.train import worker_main
+
+    worker_main(params)
 
 
 def run_predict(arguments: argparse.Namespace) -> None:
@@ -435,7 +447,7 @@ def run_lineage(arguments: argparse.Namespace) -> None:
 
 
 def run_serve(arguments: argparse.Namespace) -> None:
-    from prodcat.serving import champion_uri, is_loopback, serve_command
+    from prodcat.serving import champion_uri, is_loopback, mlflow_executable, serve_command
     from prodcat.tracking import configure_tracking
 
     if not 0 < arguments.port < 65536:
@@ -460,8 +472,7 @@ def run_serve(arguments: argparse.Namespace) -> None:
             "that can reach this one; use --host 127.0.0.1 unless that is what you want",
             arguments.host,
         )
-    beside_python = Path(sys.executable).with_name("mlflow")
-    mlflow = str(beside_python) if beside_python.is_file() else "mlflow"
+    mlflow = mlflow_executable()
     command = serve_command(model, arguments.host, arguments.port, mlflow)
     logger.info("serving %s on http://%s:%d/invocations", model, arguments.host, arguments.port)
     sys.stdout.flush()
@@ -490,6 +501,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def run_ui(arguments: argparse.Namespace) -> None:
     """``mlflow ui`` on the store the pipeline writes to (``MLFLOW_TRACKING_URI`` or mlflow.db)."""
+    from prodcat.serving import mlflow_executable
     from prodcat.tracking import tracking_uri
 
     if not 0 < arguments.port < 65536:
@@ -497,8 +509,7 @@ def run_ui(arguments: argparse.Namespace) -> None:
     uri = tracking_uri()
     if uri.startswith(("http://", "https://")):
         raise UserError(f"MLFLOW_TRACKING_URI is a server ({uri}): open it in a browser instead")
-    beside_python = Path(sys.executable).with_name("mlflow")
-    mlflow = str(beside_python) if beside_python.is_file() else "mlflow"
+    mlflow = mlflow_executable()
     command = [mlflow, "ui", "--backend-store-uri", uri, "--host", arguments.host]
     command += ["--port", str(arguments.port)]
     logger.info("MLflow UI on http://%s:%d (Ctrl-C stops it)", arguments.host, arguments.port)
@@ -525,12 +536,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(level)
     quiet_libraries(level)
     try:
-        if arguments.command in (*STAGES, "predict"):
+        if arguments.command in (*STAGES, "train-worker", "predict"):
             from prodcat.quiet import import_tensorflow_quietly
 
             import_tensorflow_quietly()
         if arguments.command in STAGES:
             run_stage(arguments.command, arguments.params)
+        elif arguments.command == "train-worker":
+            run_train_worker(arguments.params)
         elif arguments.command == "predict":
             run_predict(arguments)
         elif arguments.command == "models":

@@ -23,6 +23,7 @@ DEFAULT_PARAMS_PATH = Path("params.yaml")
 AttentionKind = Literal["self", "additive"]
 PoolingKind = Literal["attention", "average"]
 ClassWeighting = Literal["none", "balanced"]
+Distribution = Literal["none", "mirrored", "multi_worker"]
 
 
 def _field(default: Any, help: str) -> Any:
@@ -108,14 +109,24 @@ class TrainConfig:
         "attention",
         "How attended states become one vector: learned 'attention' weights or 'average'.",
     )
-    learning_rate: float = _field(0.003, "Adam learning rate.")
-    batch_size: int = _field(32, "Training batch size.")
+    learning_rate: float = _field(
+        0.003, "Adam learning rate for one replica (scaled by the replica count, see distribution)."
+    )
+    batch_size: int = _field(32, "Training batch size per replica (see distribution).")
     epochs: int = _field(15, "Maximum number of epochs.")
     patience: int = _field(
         3, "Stop after this many epochs without a better validation loss; keep the best weights."
     )
     class_weight: ClassWeighting = _field(
         "none", "'balanced' weighs each class inversely to its training frequency."
+    )
+    distribution: Distribution = _field(
+        "none",
+        "'none': one process, the default path; 'mirrored': tf.distribute.MirroredStrategy over "
+        "this machine's devices; 'multi_worker': MultiWorkerMirroredStrategy over the machines "
+        "TF_CONFIG names (chief: `prodcat train`, others: `prodcat train-worker`). With a "
+        "strategy, batch_size is per replica: the global batch is batch_size x replicas and the "
+        "learning rate is learning_rate x replicas (linear scaling rule).",
     )
 
     def __post_init__(self) -> None:

@@ -121,9 +121,10 @@ def attention_heatmap(
             weights[row, word.position] = word.weight
     figure, axes = plt.subplots(figsize=(1.0 * width + 4, 0.5 * len(explained) + 1.5))
     image = axes.imshow(np.ma.masked_invalid(weights), cmap="Oranges", vmin=0, aspect="auto")
+    dark_above = 0.6 * np.nanmax(weights)  # white text on the darkest cells
     for row, item in enumerate(explained):
         for word in item.words[:width]:
-            dark = word.weight > 0.6 * np.nanmax(weights)
+            dark = word.weight > dark_above
             axes.text(
                 word.position,
                 row,

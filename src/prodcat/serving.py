@@ -8,11 +8,20 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import sys
+from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 5001
+
+
+def mlflow_executable() -> str:
+    """The ``mlflow`` installed next to this Python, so a server it starts runs in this
+    environment (with prodcat and its pinned packages); else whichever is on PATH."""
+    beside_python = Path(sys.executable).with_name("mlflow")
+    return str(beside_python) if beside_python.is_file() else "mlflow"
 
 
 def champion_uri(name: str, alias: str) -> str:

@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prodcat.errors import UserError
+from prodcat.serving import mlflow_executable
 
 logger = logging.getLogger(__name__)
 
@@ -174,10 +174,10 @@ def tracking_stack(root: Path, port: int, postgres_port: int, workers: int = 2) 
     postgres.start()
     try:
         postgres.create_database()
-        beside_python = Path(sys.executable).with_name("mlflow")
-        mlflow = str(beside_python) if beside_python.is_file() else "mlflow"
         backend = backend_store_uri(postgres_port)
-        command = mlflow_server_command(backend, artifacts, port, workers=workers, mlflow=mlflow)
+        command = mlflow_server_command(
+            backend, artifacts, port, workers=workers, mlflow=mlflow_executable()
+        )
         with (root / "mlflow-server.log").open("a") as log:
             server = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

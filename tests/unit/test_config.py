@@ -63,6 +63,10 @@ def test_unknown_key_without_a_close_match_lists_the_known_keys() -> None:
         ({"patience": -1}, r"train\.patience must be 0 or more"),
         ({"attention": "foo"}, r"train\.attention is 'foo'; expected one of 'self', 'additive'"),
         ({"pooling": "max"}, r"train\.pooling is 'max'; expected one of 'attention', 'average'"),
+        (
+            {"distribution": "horovod"},
+            r"train\.distribution is 'horovod'; expected one of 'none', 'mirrored', 'multi_worker'",
+        ),
     ],
 )
 def test_invalid_train_values_name_the_file_and_the_key(values: dict, message: str) -> None:
@@ -87,6 +91,18 @@ def test_invalid_train_values_name_the_file_and_the_key(values: dict, message: s
 def test_invalid_prepare_values_are_refused(values: dict, message: str) -> None:
     with pytest.raises(UserError, match=message):
         parse_section(PrepareConfig, "prepare", values)
+
+
+@pytest.mark.parametrize("distribution", ["none", "mirrored", "multi_worker"])
+def test_every_distribution_is_accepted(distribution: str) -> None:
+    config = parse_section(TrainConfig, "train", {"distribution": distribution})
+    assert config.distribution == distribution
+
+
+def test_training_is_single_process_unless_asked() -> None:
+    assert TrainConfig().distribution == "none"
+    for params_file in ("params.yaml", "tests/fixtures/params.yaml"):
+        assert load_section(TrainConfig, "train", REPO / params_file).distribution == "none"
 
 
 def test_an_int_is_accepted_for_a_float() -> None:

@@ -1,7 +1,25 @@
+import json
+
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from prodcat.stages.train import class_weights
+from prodcat.config import TrainConfig
+from prodcat.errors import UserError
+from prodcat.model import Architecture, build_model, compile_model
+from prodcat.stages import train as train_stage
+from prodcat.stages.train import (
+    check_role,
+    choose_strategy,
+    class_weights,
+    cluster_task,
+    distributed_dataset,
+    fit,
+    is_chief,
+    scaled_hyperparameters,
+    seed_everything,
+    weights_fingerprint,
+)
 
 
 def test_no_weighting_by_default() -> None:
@@ -11,3 +29,168 @@ def test_no_weighting_by_default() -> None:
 def test_balanced_weights_are_inverse_to_class_frequency() -> None:
     weights = class_weights(np.array([0, 0, 0, 1]), "balanced")
     assert weights == pytest.approx({0: 4 / (2 * 3), 1: 4 / (2 * 1)})
+
+
+def tf_config(task_type: str, index: int, chief: bool = False) -> str:
+    cluster: dict[str, list[str]] = {"worker": ["127.0.0.1:20001", "127.0.0.1:20002"]}
+    if chief:
+        cluster["chief"] = ["127.0.0.1:20000"]
+    return json.dumps({"cluster": cluster, "task": {"type": task_type, "index": index}})
+
+
+def test_cluster_task_reads_type_and_index() -> None:
+    assert cluster_task(tf_config("worker", 1)) == ("worker", 1)
+    assert cluster_task(None) is None
+    assert cluster_task("") is None
+
+
+@pytest.mark.parametrize(
+    "broken",
+    ["not json", '{"cluster": {}}', tf_config("worker", 2), tf_config("ps", 0)],
+)
+def test_an_unusable_tf_config_is_refused(broken: str) -> None:
+    with pytest.raises(UserError, match="TF_CONFIG"):
+        cluster_task(broken)
+
+
+@pytest.mark.parametrize(
+    ("config", "chief"),
+    [
+        (tf_config("worker", 0), True),  # no chief task: worker 0 acts as chief
+        (tf_config("worker", 1), False),
+        (tf_config("chief", 0, chief=True), True),
+        (tf_config("worker", 0, chief=True), False),  # a named chief outranks worker 0
+        (None, True),
+    ],
+)
+def test_chief_is_the_chief_task_or_else_worker_zero(config: str | None, chief: bool) -> None:
+    assert is_chief("multi_worker", config) is chief
+
+
+@pytest.mark.parametrize("distribution", ["none", "mirrored"])
+def test_a_single_process_is_always_the_chief(distribution: str) -> None:
+    assert is_chief(distribution, tf_config("worker", 1))
+
+
+def test_strategy_choice() -> None:
+    assert choose_strategy("none", None) is tf.distribute.get_strategy
+    assert choose_strategy("mirrored", None) is tf.distribute.MirroredStrategy
+    chosen = choose_strategy("multi_worker", tf_config("worker", 1))
+    assert chosen is tf.distribute.MultiWorkerMirroredStrategy
+
+
+def test_multi_worker_without_tf_config_is_refused() -> None:
+    with pytest.raises(UserError, match="'multi_worker' but TF_CONFIG is not set"):
+        choose_strategy("multi_worker", None)
+
+
+@pytest.mark.parametrize(
+    ("distribution", "config", "worker", "message"),
+    [
+        ("none", tf_config("worker", 1), True, "train-worker` needs 'multi_worker'"),
+        ("multi_worker", None, True, "TF_CONFIG is not set"),
+        ("multi_worker", None, False, "TF_CONFIG is not set"),
+        ("multi_worker", tf_config("worker", 0), True, r"run `prodcat train` \(or `dvc repro`\)"),
+        ("multi_worker", tf_config("worker", 1), False, "run `prodcat train-worker` here"),
+    ],
+)
+def test_a_launch_in_the_wrong_role_is_refused(
+    distribution: str, config: str | None, worker: bool, message: str
+) -> None:
+    with pytest.raises(UserError, match=message):
+        check_role(distribution, config, worker)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("distribution", "config", "worker"),
+    [
+        ("none", None, False),
+        ("mirrored", None, False),
+        ("multi_worker", tf_config("worker", 0), False),
+        ("multi_worker", tf_config("worker", 1), True),
+        ("multi_worker", tf_config("worker", 0, chief=True), True),
+    ],
+)
+def test_a_launch_in_the_right_role_passes(
+    distribution: str, config: str | None, worker: bool
+) -> None:
+    check_role(distribution, config, worker)  # type: ignore[arg-type]
+
+
+def test_batch_and_learning_rate_scale_linearly_with_replicas() -> None:
+    assert scaled_hyperparameters(16, 0.01, 2) == (32, pytest.approx(0.02))
+    assert scaled_hyperparameters(32, 0.003, 8) == (256, pytest.approx(0.024))
+
+
+def test_one_replica_keeps_the_values_exactly() -> None:
+    assert scaled_hyperparameters(32, 0.003, 1) == (32, 0.003)
+
+
+def test_distributed_dataset_batches_globally_shards_by_data_and_shuffles_by_seed() -> None:
+    arrays = (np.arange(10, dtype="int32").reshape(10, 1), np.arange(10, dtype="int64"))
+    shuffled = distributed_dataset(arrays, 4, seed=7, shuffle=True)
+    policy = shuffled.options().experimental_distribute.auto_shard_policy
+    assert policy == tf.data.experimental.AutoShardPolicy.DATA
+    batches = [labels.numpy().tolist() for _, labels in shuffled]
+    assert [len(batch) for batch in batches] == [4, 4, 2]
+    assert sorted(label for batch in batches for label in batch) == list(range(10))
+    again = [labels.numpy().tolist() for _, labels in distributed_dataset(arrays, 4, 7, True)]
+    assert again == batches
+    in_order = [labels.numpy().tolist() for _, labels in distributed_dataset(arrays, 4, 7, False)]
+    assert in_order == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+
+
+# "Results with one worker match the single-process path", on a tiny model.
+TINY = TrainConfig(
+    embedding_dim=8, lstm_units=4, dropout=0.0, learning_rate=0.01, batch_size=8, epochs=3
+)
+
+
+def tiny_data() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 40, size=(64, 12)).astype("int32")
+    x_val = rng.integers(1, 40, size=(16, 12)).astype("int32")
+    return (x, x[:, 0] % 3), (x_val, x_val[:, 0] % 3)
+
+
+def train_tiny(strategy: tf.distribute.Strategy | None) -> tuple[str, list[float]]:
+    train, val = tiny_data()
+    replicas = strategy.num_replicas_in_sync if strategy else 1
+    seed_everything(TINY.seed)
+    with (strategy or tf.distribute.get_strategy()).scope():
+        architecture = Architecture(40, 12, 3, 8, 4, 0.0, "self", "attention")
+        model = compile_model(build_model(architecture), TINY.learning_rate * replicas)
+    history = fit(model, train, val, TINY, [], strategy=strategy)
+    return weights_fingerprint(model), history["loss"].tolist()
+
+
+def test_one_replica_mirrored_strategy_changes_no_weight_given_the_same_batches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The strategy itself is exact: same batches in, byte-identical weights out.
+
+    Shuffling is turned off here: ``experimental_distribute_dataset`` rewrites the input graph,
+    which gives the seeded shuffle another order than the same dataset read directly.
+    """
+    unshuffled = train_stage.distributed_dataset
+    monkeypatch.setattr(
+        train_stage,
+        "distributed_dataset",
+        lambda arrays, batch, seed, shuffle: unshuffled(arrays, batch, seed, False),
+    )
+    mirrored = tf.distribute.MirroredStrategy()
+    assert mirrored.num_replicas_in_sync == 1
+    assert train_tiny(mirrored) == train_tiny(tf.distribute.get_strategy())
+
+
+def test_one_replica_mirrored_training_matches_the_single_process_path_closely() -> None:
+    """``none`` lets Keras shuffle the arrays; a strategy reads a seeded tf.data shuffle instead.
+
+    Same initial weights and same hyperparameters, but another batch order: the weights differ,
+    the losses stay close, and each path on its own is deterministic.
+    """
+    single_fingerprint, single_losses = train_tiny(None)
+    mirrored_fingerprint, mirrored_losses = train_tiny(tf.distribute.MirroredStrategy())
+    assert train_tiny(None) == (single_fingerprint, single_losses)
+    assert train_tiny(tf.distribute.MirroredStrategy()) == (mirrored_fingerprint, mirrored_losses)
+    assert mirrored_losses == pytest.approx(single_losses, abs=0.05)

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+import keras
 import mlflow
 import numpy as np
 import pandas as pd
@@ -57,8 +58,13 @@ def attention_sample(label_ids: np.ndarray, predicted_ids: np.ndarray, per_kind:
 
 
 def explain_sample(
-    model, token_ids: np.ndarray, texts: Sequence[str], rows: np.ndarray, labels: Sequence[str]
+    model: keras.Model,
+    token_ids: np.ndarray,
+    texts: Sequence[str],
+    rows: np.ndarray,
+    labels: Sequence[str],
 ) -> list[Explanation]:
+    """The attention of the model over the chosen test items."""
     chosen = [texts[row] for row in rows]
     probabilities, weights = attention_explainer(model)(token_ids[rows])
     normalized = [normalize_text(text) for text in chosen]

@@ -1,13 +1,27 @@
-"""Stage ``train``: fit the attention classifier, log the run to MLflow, save a ``.keras`` model."""
+"""Stage ``train``: fit the attention classifier, log the run to MLflow, save a ``.keras`` model.
+
+``train.distribution`` picks a ``tf.distribute`` strategy: ``none`` (the default strategy, one
+process), ``mirrored`` (this machine's devices) or ``multi_worker`` (the machines ``TF_CONFIG``
+names, each running this stage: ``prodcat train`` on the chief, ``prodcat train-worker`` on the
+others). ``train.batch_size`` and ``train.learning_rate`` are per replica; the global batch and the
+learning rate grow with the replica count (linear scaling rule). Only the chief talks to MLflow and
+writes the stage's outputs.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import json
 import logging
+import os
+import tempfile
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import keras
 import mlflow
@@ -17,8 +31,9 @@ import tensorflow as tf
 from sklearn.utils.class_weight import compute_class_weight
 
 from prodcat import layout
-from prodcat.config import TrainConfig, load_section
+from prodcat.config import Distribution, TrainConfig, load_section
 from prodcat.data import read_encoded
+from prodcat.errors import UserError
 from prodcat.files import atomic_path, read_json, write_json
 from prodcat.model import Architecture, build_model, compile_model
 from prodcat.text import read_labels, read_vocabulary
@@ -26,9 +41,123 @@ from prodcat.tracking import flat_params, git_commit, training_run
 
 logger = logging.getLogger(__name__)
 
+TF_CONFIG = "TF_CONFIG"
+
+
+def cluster_task(tf_config: str | None) -> tuple[str, int] | None:
+    """``(task type, index)`` of this process in a ``TF_CONFIG`` JSON string; None if unset."""
+    if not tf_config:
+        return None
+    try:
+        parsed = json.loads(tf_config)
+        task = parsed["task"]
+        task_type, index = str(task["type"]), int(task["index"])
+        cluster = parsed["cluster"]
+        members = cluster[task_type]
+    except (ValueError, KeyError, TypeError) as error:
+        raise UserError(
+            f"{TF_CONFIG} is not a usable cluster description ({error!r}); expected "
+            '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}'
+        ) from None
+    if not 0 <= index < len(members):
+        raise UserError(f"{TF_CONFIG} task {task_type} {index} is not in the cluster's {task_type}")
+    return task_type, index
+
+
+def is_chief(distribution: Distribution, tf_config: str | None) -> bool:
+    """The chief logs to MLflow and writes the outputs: task ``chief``, else ``worker`` 0.
+
+    Without a multi-worker cluster there is one process, and it is the chief.
+    """
+    if distribution != "multi_worker":
+        return True
+    task = cluster_task(tf_config)
+    if task is None:
+        return True
+    task_type, index = task
+    has_chief = "chief" in json.loads(tf_config or "{}").get("cluster", {})
+    return task_type == "chief" or (task_type == "worker" and index == 0 and not has_chief)
+
+
+def check_role(distribution: Distribution, tf_config: str | None, worker: bool) -> None:
+    """Refuse a launch that cannot work: ``prodcat train`` on a non-chief task, and so on."""
+    if worker and distribution != "multi_worker":
+        raise UserError(
+            f"train.distribution is '{distribution}': `prodcat train-worker` needs 'multi_worker'"
+        )
+    if distribution != "multi_worker":
+        return
+    choose_strategy(distribution, tf_config)  # refuses a missing TF_CONFIG
+    chief = is_chief(distribution, tf_config)
+    if worker and chief:
+        raise UserError(
+            f"{TF_CONFIG} makes this task the chief: run `prodcat train` (or `dvc repro`) here"
+        )
+    if not worker and not chief:
+        raise UserError(
+            f"{TF_CONFIG} makes this task a non-chief worker: run `prodcat train-worker` here"
+        )
+
+
+def choose_strategy(
+    distribution: Distribution, tf_config: str | None
+) -> Callable[[], tf.distribute.Strategy]:
+    """What creates the ``tf.distribute`` strategy for ``train.distribution``.
+
+    ``none`` is TensorFlow's default strategy, so the single-process path is unchanged;
+    ``multi_worker`` reads the cluster from ``TF_CONFIG`` and refuses to start without one.
+    """
+    if distribution == "mirrored":
+        return tf.distribute.MirroredStrategy
+    if distribution == "multi_worker":
+        if cluster_task(tf_config) is None:
+            raise UserError(
+                f"train.distribution is 'multi_worker' but {TF_CONFIG} is not set; give every "
+                'machine e.g. {"cluster": {"worker": ["host1:port", "host2:port"]}, '
+                '"task": {"type": "worker", "index": 0}} (see the README)'
+            )
+        return tf.distribute.MultiWorkerMirroredStrategy
+    return tf.distribute.get_strategy
+
+
+def make_strategy(distribution: Distribution) -> tf.distribute.Strategy:
+    """The strategy itself; call it before any other TF op.
+
+    ``MultiWorkerMirroredStrategy`` configures the collective ops of the eager context, which
+    TensorFlow allows only before the context is initialised.
+    """
+    return choose_strategy(distribution, os.environ.get(TF_CONFIG))()
+
+
+def scaled_hyperparameters(
+    batch_size: int, learning_rate: float, replicas: int
+) -> tuple[int, float]:
+    """Global batch and learning rate: both grow linearly with the replicas in sync."""
+    return batch_size * replicas, learning_rate * replicas
+
+
+def distributed_dataset(
+    arrays: tuple[np.ndarray, np.ndarray], global_batch_size: int, seed: int, shuffle: bool
+) -> tf.data.Dataset:
+    """Batches of the global size; under a strategy each replica gets its slice of each batch.
+
+    Sharding by DATA (elements), since in-memory arrays have no files to split; every worker
+    shuffles with the same seed, so the shards are disjoint.
+    """
+    dataset = tf.data.Dataset.from_tensor_slices(arrays)
+    if shuffle:
+        dataset = dataset.shuffle(len(arrays[1]), seed=seed, reshuffle_each_iteration=True)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.batch(global_batch_size).with_options(options)
+
 
 def seed_everything(seed: int) -> None:
-    """Same seed, same weights: Python, NumPy and TensorFlow seeds plus deterministic kernels."""
+    """Same seed, same weights: Python, NumPy and TensorFlow seeds plus deterministic kernels.
+
+    Op determinism holds under the strategies too (collective all-reduce included): two runs of
+    the same cluster give the same weights, and every worker ends with the chief's weights.
+    """
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
 
@@ -56,48 +185,149 @@ def fit(
     val: tuple[np.ndarray, np.ndarray],
     config: TrainConfig,
     callbacks: list[keras.callbacks.Callback],
+    strategy: tf.distribute.Strategy | None = None,
 ) -> pd.DataFrame:
-    """Train with early stopping on validation loss; return the per-epoch history."""
+    """Train with early stopping on validation loss; return the per-epoch history.
+
+    Without a strategy (``distribution: none``) Keras batches and shuffles the arrays itself;
+    under one, seeded ``tf.data`` datasets of the global batch size feed the replicas.
+    """
     stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=config.patience, restore_best_weights=True
     )
-    history = model.fit(
-        *train,
-        class_weight=class_weights(train[1], config.class_weight),
-        validation_data=val,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        shuffle=True,
-        callbacks=[stopping, *callbacks],
-        verbose=2,
-    )
+    weighting = class_weights(train[1], config.class_weight)
+    if strategy is None:
+        history = model.fit(
+            *train,
+            class_weight=weighting,
+            validation_data=val,
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            shuffle=True,
+            callbacks=[stopping, *callbacks],
+            verbose=2,
+        )
+    else:
+        global_batch, _ = scaled_hyperparameters(
+            config.batch_size, config.learning_rate, strategy.num_replicas_in_sync
+        )
+        history = model.fit(
+            distributed_dataset(train, global_batch, config.seed, shuffle=True),
+            class_weight=weighting,
+            validation_data=distributed_dataset(val, global_batch, config.seed, shuffle=False),
+            epochs=config.epochs,
+            shuffle=False,  # the dataset shuffles itself
+            callbacks=[stopping, *callbacks],
+            verbose=2,
+        )
     frame = pd.DataFrame(history.history)
     frame.insert(0, "epoch", range(1, len(frame) + 1))
     return frame
 
 
+@contextlib.contextmanager
+def keras_multi_worker_fixes(
+    model: keras.Model, strategy: tf.distribute.Strategy, sample: tuple[np.ndarray, np.ndarray]
+) -> Iterator[None]:
+    """Let ``Model.fit`` run under a multi-worker ``MultiWorkerMirroredStrategy`` in Keras 3.
+
+    Keras 3 (up to 3.15 at least, keras-team/keras#20585) breaks there in two places, both on the
+    way to the training step rather than in it: before the first epoch ``fit`` reduces a whole
+    ``(x, y)`` batch with ``strategy.reduce`` just to learn its shapes, which collective
+    all-reduce rejects for a nested value; and each step averages the scalar logs (loss, metrics)
+    across workers with ``strategy.reduce("MEAN", value, axis=0)``, which fails for a scalar.
+    Within this block the model builds its state from one local ``sample`` batch instead, and
+    scalar logs are averaged with ``axis=None``. Gradients, variables and data still go through
+    ``tf.distribute`` untouched; outside a multi-worker cluster nothing changes.
+    """
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    if not tf_trainer._collective_all_reduce_multi_worker(strategy):
+        yield
+        return
+    original_reduce = tf_trainer.reduce_per_replica
+    original_build = model._maybe_symbolic_build
+
+    def reduce_per_replica(values: Any, strategy: tf.distribute.Strategy, reduction: str) -> Any:
+        def reduce(value: Any) -> Any:
+            if not isinstance(value, tf.distribute.DistributedValues):
+                return value  # one local replica: already the synchronised metric value
+            if all(local.shape.rank == 0 for local in strategy.experimental_local_results(value)):
+                return strategy.reduce("MEAN", value, axis=None)
+            return original_reduce(value, strategy, reduction)
+
+        if reduction in ("auto", "mean"):
+            return keras.tree.map_structure(reduce, values)
+        return original_reduce(values, strategy, reduction)
+
+    def symbolic_build(iterator: Any = None, data_batch: Any = None) -> None:
+        original_build(data_batch=sample if data_batch is None else data_batch)
+
+    tf_trainer.reduce_per_replica = reduce_per_replica
+    model._maybe_symbolic_build = symbolic_build
+    try:
+        yield
+    finally:
+        tf_trainer.reduce_per_replica = original_reduce
+        del model._maybe_symbolic_build
+
+
 def main(params_path: Path) -> None:
+    """``prodcat train``: the whole stage, or the chief of a multi-worker cluster."""
+    train_stage(params_path, worker=False)
+
+
+def worker_main(params_path: Path) -> None:
+    """``prodcat train-worker``: a non-chief worker; it trains with the chief and writes nothing."""
+    train_stage(params_path, worker=True)
+
+
+def train_stage(params_path: Path, worker: bool) -> None:
     config = load_section(TrainConfig, "train", params_path)
+    check_role(config.distribution, os.environ.get(TF_CONFIG), worker)
+    strategy = make_strategy(config.distribution)  # first: it sets up the collective ops
+    replicas = strategy.num_replicas_in_sync
+    global_batch, learning_rate = scaled_hyperparameters(
+        config.batch_size, config.learning_rate, replicas
+    )
+    logger.info(
+        "distribution %s: %d replica(s) in sync; global batch %d, learning rate %g",
+        config.distribution,
+        replicas,
+        global_batch,
+        learning_rate,
+    )
     report = read_json(layout.DATA_REPORT)
     labels = read_labels(layout.LABELS)
     train = read_encoded(layout.split_arrays("train"))
     val = read_encoded(layout.split_arrays("val"))
     seed_everything(config.seed)
-    model = compile_model(
-        build_model(
-            Architecture(
-                vocabulary_size=len(read_vocabulary(layout.VOCABULARY)),
-                sequence_length=train[0].shape[1],
-                num_classes=len(labels),
-                embedding_dim=config.embedding_dim,
-                lstm_units=config.lstm_units,
-                dropout=config.dropout,
-                attention=config.attention,
-                pooling=config.pooling,
-            )
-        ),
-        config.learning_rate,
-    )
+    with strategy.scope():
+        model = compile_model(
+            build_model(
+                Architecture(
+                    vocabulary_size=len(read_vocabulary(layout.VOCABULARY)),
+                    sequence_length=train[0].shape[1],
+                    num_classes=len(labels),
+                    embedding_dim=config.embedding_dim,
+                    lstm_units=config.lstm_units,
+                    dropout=config.dropout,
+                    attention=config.attention,
+                    pooling=config.pooling,
+                )
+            ),
+            learning_rate,
+        )
+    distributed = None if config.distribution == "none" else strategy
+    sample = (train[0][:1], train[1][:1])
+    if worker:
+        with keras_multi_worker_fixes(model, strategy, sample):
+            history = fit(model, train, val, config, callbacks=[], strategy=distributed)
+        # Saving may read synchronised variables, which takes every worker: save, then discard.
+        with tempfile.TemporaryDirectory(prefix="prodcat-worker-") as scratch:
+            model.save(Path(scratch) / "model.keras")
+        logger.info("worker done: %d epochs trained with the chief", len(history))
+        return
     lineage = {
         "git_commit": git_commit(),
         "data.path": report["source"]["path"],
@@ -108,6 +338,9 @@ def main(params_path: Path) -> None:
             {
                 **flat_params("train", dataclasses.asdict(config)),
                 **flat_params("prepare", report["params"]),
+                "train.num_replicas": replicas,
+                "train.global_batch_size": global_batch,
+                "train.effective_learning_rate": learning_rate,
             }
         )
         mlflow.log_dict(report, "data/data_report.json")
@@ -123,7 +356,8 @@ def main(params_path: Path) -> None:
             on_epoch_end=lambda epoch, logs: mlflow.log_metrics(logs, step=epoch + 1)
         )
         started = time.perf_counter()
-        history = fit(model, train, val, config, callbacks=[log_epoch])
+        with keras_multi_worker_fixes(model, strategy, sample):
+            history = fit(model, train, val, config, [log_epoch], strategy=distributed)
         fit_seconds = time.perf_counter() - started
         samples_per_second = len(train[1]) * len(history) / fit_seconds
         fingerprint = weights_fingerprint(model)
