@@ -41,3 +41,33 @@ def test_catalog_benchmark_writes_scores_time_throughput_and_memory(tmp_path: Pa
     assert figures["train"]["samples_per_second"] > 0
     assert figures["peak_rss_mb"] > 0
     assert figures["params"]["train"]["epochs"] == 2
+
+
+def test_scale_benchmark_grows_the_catalog_and_measures_it(tmp_path: Path) -> None:
+    out = tmp_path / "scale.json"
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks/scale.py"),
+            "--data",
+            str(REPO / "tests/fixtures/catalog.csv"),
+            "--params",
+            str(FIXTURE_PARAMS),
+            "--rows",
+            "200",
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=900,
+    )
+    figures = json.loads(out.read_text(encoding="utf-8"))
+    [size] = figures["sizes"]
+    assert size["rows"] == 200
+    assert 0 < size["rows_kept"]["kept"] <= 200
+    for stage in ("prepare", "train"):
+        assert size[stage]["seconds"] > 0
+        assert size[stage]["peak_rss_mb"] > 100  # TensorFlow alone takes more
+    assert size["train_samples_per_second"] > 0
+    assert figures["params"]["train"]["epochs"] == 1
