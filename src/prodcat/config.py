@@ -110,9 +110,9 @@ class TrainConfig:
         "How attended states become one vector: learned 'attention' weights or 'average'.",
     )
     learning_rate: float = _field(
-        0.003, "Adam learning rate for one replica (scaled by the replica count, see distribution)."
+        0.006, "Adam learning rate for one replica (scaled by the replica count, see distribution)."
     )
-    batch_size: int = _field(32, "Training batch size per replica (see distribution).")
+    batch_size: int = _field(256, "Training batch size per replica (see distribution).")
     epochs: int = _field(15, "Maximum number of epochs.")
     patience: int = _field(
         3, "Stop after this many epochs without a better validation loss; keep the best weights."
