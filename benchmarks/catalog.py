@@ -91,6 +91,20 @@ def run_pipeline(root: Path, env: dict[str, str]) -> dict[str, float]:
     return seconds
 
 
+def describe_machine() -> dict[str, Any]:
+    """Where a figure was measured, saved beside it."""
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def write_results(results: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="catalog CSV")
@@ -137,14 +151,9 @@ def main() -> None:
         },
         "peak_rss_mb": round(peak_kb / 1024, 1),
         "params": params,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
+        "machine": describe_machine(),
     }
-    arguments.out.parent.mkdir(parents=True, exist_ok=True)
-    arguments.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    write_results(results, arguments.out)
     print(
         f"model accuracy {results['model']['accuracy']:.4f} macro F1 "
         f"{results['model']['macro_f1']:.4f} | baseline {metrics['baseline']['accuracy']:.4f} / "

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ import pandas as pd
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from catalog import REPO, make_workspace
+from catalog import REPO, describe_machine, make_workspace, write_results
 
 STAGES = ("prepare", "train")
 LETTERS = np.array(list("abcdefghijklmnopqrstuvwxyz"))
@@ -141,14 +140,9 @@ def main() -> None:
         "data": str(arguments.data),
         "sizes": sizes,
         "params": {key: params[key] for key in ("prepare", "train")},
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
+        "machine": describe_machine(),
     }
-    arguments.out.parent.mkdir(parents=True, exist_ok=True)
-    arguments.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    write_results(results, arguments.out)
     print(f"wrote {arguments.out}")
 
 

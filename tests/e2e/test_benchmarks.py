@@ -1,4 +1,4 @@
-"""The catalog benchmark runs end to end on the fixture (its figures are not checked here)."""
+"""The benchmark scripts run end to end on the fixture (their figures are not checked here)."""
 
 from __future__ import annotations
 
@@ -14,18 +14,18 @@ from tests.e2e.conftest import FIXTURE_PARAMS, REPO
 pytestmark = pytest.mark.slow
 
 
-def test_catalog_benchmark_writes_scores_time_throughput_and_memory(tmp_path: Path) -> None:
-    out = tmp_path / "fixture.json"
+def run_on_fixture(script: str, tmp_path: Path, *options: str) -> dict:
+    """Run a benchmark script on the fixture catalog and params; the figures it wrote."""
+    out = tmp_path / "figures.json"
     subprocess.run(
         [
             sys.executable,
-            str(REPO / "benchmarks/catalog.py"),
+            str(REPO / "benchmarks" / script),
             "--data",
             str(REPO / "tests/fixtures/catalog.csv"),
             "--params",
             str(FIXTURE_PARAMS),
-            "--set",
-            "train.epochs=2",
+            *options,
             "--out",
             str(out),
         ],
@@ -33,7 +33,11 @@ def test_catalog_benchmark_writes_scores_time_throughput_and_memory(tmp_path: Pa
         capture_output=True,
         timeout=900,
     )
-    figures = json.loads(out.read_text(encoding="utf-8"))
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def test_catalog_benchmark_writes_scores_time_throughput_and_memory(tmp_path: Path) -> None:
+    figures = run_on_fixture("catalog.py", tmp_path, "--set", "train.epochs=2")
     for key in ("accuracy", "macro_f1"):
         assert 0 <= figures["model"][key] <= 1
         assert 0 <= figures["baseline"][key] <= 1
@@ -44,25 +48,7 @@ def test_catalog_benchmark_writes_scores_time_throughput_and_memory(tmp_path: Pa
 
 
 def test_scale_benchmark_grows_the_catalog_and_measures_it(tmp_path: Path) -> None:
-    out = tmp_path / "scale.json"
-    subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "benchmarks/scale.py"),
-            "--data",
-            str(REPO / "tests/fixtures/catalog.csv"),
-            "--params",
-            str(FIXTURE_PARAMS),
-            "--rows",
-            "200",
-            "--out",
-            str(out),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=900,
-    )
-    figures = json.loads(out.read_text(encoding="utf-8"))
+    figures = run_on_fixture("scale.py", tmp_path, "--rows", "200")
     [size] = figures["sizes"]
     assert size["rows"] == 200
     assert 0 < size["rows_kept"]["kept"] <= 200
