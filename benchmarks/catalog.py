@@ -105,19 +105,20 @@ def write_results(results: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="catalog CSV")
+def catalog_parser(description: str, data_help: str) -> argparse.ArgumentParser:
+    """The options every benchmark on a catalog takes: which CSV, which columns, which params."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data", type=Path, required=True, help=data_help)
     parser.add_argument("--text-column", default="description")
     parser.add_argument("--label-column", default="category")
     parser.add_argument("--min-class-count", type=int, help="prepare.min_class_count")
-    parser.add_argument(
-        "--set", type=parse_override, action="append", default=[], help="SECTION.KEY=VALUE"
-    )
     parser.add_argument("--params", type=Path, default=REPO / "params.yaml", help="base params")
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
-    arguments = parser.parse_args()
+    return parser
 
+
+def catalog_params(arguments: argparse.Namespace) -> dict:
+    """The base params with ``prepare`` reading the catalog's columns."""
     params = yaml.safe_load(arguments.params.read_text(encoding="utf-8"))
     params["prepare"].update(
         path=str(arguments.data.resolve()),
@@ -126,6 +127,17 @@ def main() -> None:
     )
     if arguments.min_class_count is not None:
         params["prepare"]["min_class_count"] = arguments.min_class_count
+    return params
+
+
+def main() -> None:
+    parser = catalog_parser(__doc__.splitlines()[0], "catalog CSV")
+    parser.add_argument(
+        "--set", type=parse_override, action="append", default=[], help="SECTION.KEY=VALUE"
+    )
+    arguments = parser.parse_args()
+
+    params = catalog_params(arguments)
     for section, name, value in arguments.set:
         params[section][name] = value
 

@@ -13,7 +13,6 @@ and the peak resident memory of its largest process.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -24,10 +23,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from catalog import REPO, describe_machine, make_workspace, write_results
+from catalog import (
+    catalog_params,
+    catalog_parser,
+    describe_machine,
+    make_workspace,
+    write_results,
+)
 
 STAGES = ("prepare", "train")
 LETTERS = np.array(list("abcdefghijklmnopqrstuvwxyz"))
@@ -99,23 +103,14 @@ def measure(catalog_path: Path, params: dict) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="catalog CSV to grow from")
-    parser.add_argument("--text-column", default="description")
-    parser.add_argument("--label-column", default="category")
-    parser.add_argument("--min-class-count", type=int, help="prepare.min_class_count")
+    parser = catalog_parser(__doc__.splitlines()[0], "catalog CSV to grow from")
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    parser.add_argument("--params", type=Path, default=REPO / "params.yaml", help="base params")
     parser.add_argument("--seed", type=int, default=0, help="seed of the resampling")
-    parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
     arguments = parser.parse_args()
 
     source = pd.read_csv(arguments.data, usecols=[arguments.text_column, arguments.label_column])
     source = source.dropna()
-    params = yaml.safe_load(arguments.params.read_text(encoding="utf-8"))
-    params["prepare"].update(text_column=arguments.text_column, label_column=arguments.label_column)
-    if arguments.min_class_count is not None:
-        params["prepare"]["min_class_count"] = arguments.min_class_count
+    params = catalog_params(arguments)  # prepare.path is set per grown catalog below
     params["train"].update(epochs=1)
 
     sizes = []
