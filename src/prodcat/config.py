@@ -41,6 +41,11 @@ class PrepareConfig:
     min_class_count: int = _field(
         10, "Classes with fewer rows after cleaning are dropped (and counted in the data report)."
     )
+    drop_duplicates: bool = _field(
+        True,
+        "Keep only the first row of each normalised text, so no title is in two splits and the "
+        "test scores measure unseen titles; false keeps repeats (counted before min_class_count).",
+    )
     val_fraction: float = _field(0.1, "Share of rows held out for validation (early stopping).")
     test_fraction: float = _field(0.1, "Share of rows held out for the final test metrics.")
     seed: int = _field(42, "Seed of the stratified split.")
@@ -48,7 +53,9 @@ class PrepareConfig:
         20000, "Vocabulary size, including the padding and out-of-vocabulary tokens."
     )
     length_percentile: float = _field(
-        95.0, "Sequences are padded or cut to this percentile of training text lengths."
+        100.0,
+        "Sequences are padded or cut to this percentile of training text lengths. Cutting drops "
+        "a text's last words, which in product titles are often the noun that names the category.",
     )
     max_length_cap: int = _field(128, "Upper bound on the sequence length, whatever the data.")
 
@@ -113,7 +120,7 @@ class TrainConfig:
         0.006, "Adam learning rate for one replica (scaled by the replica count, see distribution)."
     )
     batch_size: int = _field(256, "Training batch size per replica (see distribution).")
-    epochs: int = _field(15, "Maximum number of epochs.")
+    epochs: int = _field(30, "Maximum number of epochs.")
     patience: int = _field(
         3, "Stop after this many epochs without a better validation loss; keep the best weights."
     )

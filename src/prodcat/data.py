@@ -140,9 +140,16 @@ def file_md5(path: Path) -> str:
 
 
 def clean_catalog(
-    frame: pd.DataFrame, min_class_count: int, source: str = "catalog"
+    frame: pd.DataFrame,
+    min_class_count: int,
+    source: str = "catalog",
+    drop_duplicates: bool = True,
 ) -> tuple[pd.DataFrame, CleaningCounts]:
-    """Normalise texts and drop empty, unlabelled, duplicate and rare-class rows."""
+    """Normalise texts and drop empty, unlabelled, rare-class and (if asked) duplicate rows.
+
+    Without duplicates no text sits in two splits, so test scores measure unseen titles; keeping
+    them measures the stream of titles a shop actually receives, repeats included.
+    """
     texts = frame[TEXT].fillna("").map(normalize_text)
     labels = frame[LABEL].fillna("").str.strip()
     cleaned = pd.DataFrame({TEXT: texts, LABEL: labels})
@@ -151,7 +158,7 @@ def clean_catalog(
         raise UserError(f"{source}: every text is empty or blank; check prepare.text_column")
     missing_label = ~empty_text & (cleaned[LABEL] == "")
     cleaned = cleaned[~empty_text & ~missing_label]
-    deduplicated = cleaned.drop_duplicates(subset=[TEXT])
+    deduplicated = cleaned.drop_duplicates(subset=[TEXT]) if drop_duplicates else cleaned
     class_sizes = deduplicated[LABEL].value_counts()
     rare = class_sizes[class_sizes < min_class_count]
     kept = deduplicated[~deduplicated[LABEL].isin(rare.index)].reset_index(drop=True)

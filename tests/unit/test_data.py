@@ -170,6 +170,16 @@ def test_cleaning_drops_and_counts_each_kind_of_bad_row() -> None:
     assert list(cleaned.index) == list(range(9))
 
 
+def test_cleaning_can_keep_repeated_texts_and_counts_them_toward_the_class_size() -> None:
+    rows = [("red shoe", "shoes")] * 3 + [(pan, "kitchen") for pan in ("pan", "wok", "pot")]
+    kept, counts = clean_catalog(catalog(rows), min_class_count=3, drop_duplicates=False)
+    assert counts.duplicates == 0
+    assert counts.rows_kept == len(kept) == 6
+    assert kept[LABEL].value_counts().to_dict() == {"shoes": 3, "kitchen": 3}
+    _, deduplicated = clean_catalog(catalog(rows), min_class_count=1)
+    assert deduplicated.duplicates == 2
+
+
 def test_cleaning_normalises_texts_and_strips_labels() -> None:
     frame = catalog([("  Crème BRÛLÉE!! ", " cuisine "), ("Boots", "shoes")])
     cleaned, _ = clean_catalog(frame, min_class_count=1)

@@ -51,7 +51,9 @@ class PreparedData:
 
 def prepare_catalog(frame: pd.DataFrame, config: PrepareConfig, source: str) -> PreparedData:
     """Clean, split, fit the label encoder and vocabulary on train only, and encode every split."""
-    cleaned, counts = clean_catalog(frame, config.min_class_count, source)
+    cleaned, counts = clean_catalog(
+        frame, config.min_class_count, source, drop_duplicates=config.drop_duplicates
+    )
     splits = split_catalog(
         cleaned, config.val_fraction, config.test_fraction, config.seed, source=source
     )
