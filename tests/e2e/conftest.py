@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,9 +91,121 @@ def make_workspace(root: Path) -> Workspace:
     return workspace
 
 
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    """A workspace in which ``dvc repro`` has run once, shared by the tests of one module."""
-    workspace = make_workspace(tmp_path_factory.mktemp("workspace"))
-    workspace.run("dvc", "repro")
+def copy_workspace(template: Workspace, root: Path) -> Workspace:
+    """An independent copy of ``template`` at ``root``, as if its commands had run there.
+
+    Every file is copied (git history, DVC cache and run cache, the SQLite MLflow store), and
+    the transcript too. DVC keys its own state by the repository's path, so it starts afresh in
+    the copy. The MLflow store and the logged models' ``MLmodel`` files name artifact folders
+    by absolute path: those are moved to ``root``, so that nothing the copy does reads or
+    writes the template. Checked here: afterwards nothing in the copy names the template.
+    """
+    shutil.copytree(template.root, root, dirs_exist_ok=True)
+    old, new = f"{template.root}/", f"{root}/"
+    store = root / "mlflow.db"
+    if store.exists():
+        with closing(sqlite3.connect(store)) as database, database:
+            for table, column in _text_columns(database):
+                database.execute(
+                    f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) '
+                    f'WHERE typeof("{column}") = \'text\' AND instr("{column}", ?) > 0',
+                    (old, new, old),
+                )
+    for mlmodel in (root / "mlruns").rglob("MLmodel"):
+        mlmodel.write_text(mlmodel.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+    left = _mentions_of(str(template.root), root)
+    assert not left, f"the copy of {template.root} at {root} still names it in {left}"
+    return Workspace(root=root, env=dict(template.env), transcript=list(template.transcript))
+
+
+def _text_columns(database: sqlite3.Connection) -> list[tuple[str, str]]:
+    tables = database.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    return [
+        (table, column[1])
+        for (table,) in tables
+        for column in database.execute(f'PRAGMA table_info("{table}")').fetchall()
+    ]
+
+
+def _mentions_of(text: str, root: Path) -> list[str]:
+    """The files under ``root``, and the MLflow store's table.column pairs, containing ``text``.
+
+    The store is searched through SQL: its file may keep overwritten bytes in free pages.
+    """
+    store = root / "mlflow.db"
+    found = [
+        str(path.relative_to(root))
+        for path in root.rglob("*")
+        if path.is_file() and path != store and text.encode() in path.read_bytes()
+    ]
+    if store.exists():
+        with closing(sqlite3.connect(store)) as database:
+            found += [
+                f"mlflow.db: {table}.{column}"
+                for table, column in _text_columns(database)
+                if database.execute(
+                    f'SELECT count(*) FROM "{table}" WHERE instr("{column}", ?) > 0',
+                    (text,),
+                ).fetchone()[0]
+            ]
+    return found
+
+
+def _fingerprint(root: Path) -> dict[str, str]:
+    """Every file under ``root`` and its SHA-256."""
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def _unchanged(template: Workspace, fingerprint: dict[str, str]) -> None:
+    now = _fingerprint(template.root)
+    changed = sorted(
+        name for name in fingerprint.keys() | now.keys() if fingerprint.get(name) != now.get(name)
+    )
+    assert not changed, f"a test wrote into the shared template {template.root}: {changed}"
+
+
+@pytest.fixture(scope="session")
+def prepared_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    """A workspace in which ``dvc repro prepare baseline`` has run; never handed to a test.
+
+    Shared by the whole session because those two stages depend only on the fixture data and
+    params (no MLflow store, no absolute path) and several modules need them before doing their
+    own training: each takes an independent :func:`copy_workspace` of it instead of running
+    them again. At the end of the session the template must be byte for byte as built.
+    """
+    workspace = make_workspace(tmp_path_factory.mktemp("template-prepared"))
+    workspace.run("dvc", "repro", "prepare", "baseline")
+    fingerprint = _fingerprint(workspace.root)
     yield workspace
+    _unchanged(workspace, fingerprint)
+
+
+@pytest.fixture(scope="session")
+def pipeline_template(
+    prepared_template: Workspace, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Workspace]:
+    """A workspace in which the whole ``dvc repro`` has run once; never handed to a test.
+
+    Shared by the whole session so that the modules testing the pipeline's results (pipeline,
+    serving, UI) need one run between them, not one each; each module gets its own
+    :func:`copy_workspace` of it through ``pipeline``, so none sees another's changes. At the
+    end of the session the template must be byte for byte as built.
+    """
+    workspace = copy_workspace(prepared_template, tmp_path_factory.mktemp("template-pipeline"))
+    workspace.run("dvc", "repro")
+    fingerprint = _fingerprint(workspace.root)
+    yield workspace
+    _unchanged(workspace, fingerprint)
+
+
+@pytest.fixture(scope="module")
+def pipeline(pipeline_template: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """A workspace in which ``dvc repro`` has run once, shared by the tests of one module.
+
+    A copy of the session's ``pipeline_template``: the module may change it as it likes.
+    """
+    return copy_workspace(pipeline_template, tmp_path_factory.mktemp("workspace"))

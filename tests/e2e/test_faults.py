@@ -15,16 +15,20 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from tests.e2e.conftest import Workspace, make_workspace
+from tests.e2e.conftest import Workspace, copy_workspace
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    """A workspace whose data is prepared and whose training runs for minutes if let be."""
-    workspace = make_workspace(tmp_path_factory.mktemp("faults"))
-    workspace.run("dvc", "repro", "prepare")
+def prepared(
+    prepared_template: Workspace, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Workspace]:
+    """A workspace whose data is prepared and whose training runs for minutes if let be.
+
+    A copy of the session's prepared data (prepare and baseline ran, nothing trained yet).
+    """
+    workspace = copy_workspace(prepared_template, tmp_path_factory.mktemp("faults"))
     set_train_params(workspace, epochs=2000, patience=2000)
     yield workspace
 

@@ -17,7 +17,7 @@ import mlflow
 import pytest
 import yaml
 
-from tests.e2e.conftest import Workspace, make_workspace
+from tests.e2e.conftest import Workspace, copy_workspace
 
 pytestmark = pytest.mark.slow
 
@@ -86,9 +86,11 @@ def run_cluster(workspace: Workspace, scratch: Path) -> list[tuple[int, str]]:
     return results
 
 
-def test_two_workers_train_together_and_only_the_chief_writes(tmp_path: Path) -> None:
-    workspace = make_workspace(tmp_path / "workspace")
-    workspace.run("dvc", "repro", "prepare", "baseline")
+def test_two_workers_train_together_and_only_the_chief_writes(
+    prepared_template: Workspace, tmp_path: Path
+) -> None:
+    # The session's `dvc repro prepare baseline`, copied: nothing trained yet.
+    workspace = copy_workspace(prepared_template, tmp_path / "workspace")
     params_path = workspace.root / "params.yaml"
     params = yaml.safe_load(params_path.read_text(encoding="utf-8"))
     params["train"]["distribution"] = "multi_worker"

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from tests.e2e.conftest import Workspace, make_workspace
+from tests.e2e.conftest import Workspace, copy_workspace
 
 pytestmark = pytest.mark.slow
 
@@ -31,8 +31,15 @@ def train_version(workspace: Workspace, **train: object) -> str:
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, list[str]]]:
-    workspace = make_workspace(tmp_path_factory.mktemp("promote"))
+def registry(
+    prepared_template: Workspace, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Workspace, list[str]]]:
+    """Three versions trained in a copy of the session's prepared data (no MLflow store yet).
+
+    Only train, evaluate and export run for each version: the data preparation and the baseline
+    are the session's, shared because they do not depend on the train params.
+    """
+    workspace = copy_workspace(prepared_template, tmp_path_factory.mktemp("promote"))
     fixture = yaml.safe_load((workspace.root / "params.yaml").read_text(encoding="utf-8"))
     versions = [
         train_version(workspace, **WEAK),

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from prodcat.tracking_server import DATABASE, DATABASE_USER, Stack, tracking_stack
-from tests.e2e.conftest import Workspace, make_workspace
+from tests.e2e.conftest import Workspace, copy_workspace
 from tests.e2e.test_serve import _answers, free_port, invoke, labels_of
 
 
@@ -48,9 +48,15 @@ def stack() -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="module")
-def team(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    """A clone whose pipeline ran against the server, as every team member's would."""
-    workspace = make_workspace(tmp_path_factory.mktemp("team"))
+def team(
+    stack: Stack, prepared_template: Workspace, tmp_path_factory: pytest.TempPathFactory
+) -> Workspace:
+    """A clone whose pipeline ran against the server, as every team member's would.
+
+    A copy of the session's prepared data: prepare and baseline log nothing to MLflow, so
+    `dvc repro` here runs the stages that do (train, evaluate, export) against the server.
+    """
+    workspace = copy_workspace(prepared_template, tmp_path_factory.mktemp("team"))
     workspace.env["MLFLOW_TRACKING_URI"] = stack.url
     workspace.run("dvc", "repro")
     return workspace
