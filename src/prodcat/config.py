@@ -124,6 +124,15 @@ class TrainConfig:
     patience: int = _field(
         3, "Stop after this many epochs without a better validation loss; keep the best weights."
     )
+    lr_plateau_factor: float = _field(
+        0.3,
+        "Multiply the learning rate by this when the validation loss has not improved for "
+        "lr_plateau_patience epochs (Keras ReduceLROnPlateau); 1: a constant learning rate. "
+        "Smaller steps near the end fit the rare categories better.",
+    )
+    lr_plateau_patience: int = _field(
+        1, "Epochs without a better validation loss before the learning rate is reduced."
+    )
     class_weight: ClassWeighting = _field(
         "none", "'balanced' weighs each class inversely to its training frequency."
     )
@@ -142,6 +151,8 @@ class TrainConfig:
         _check(0 <= self.dropout < 1, "train.dropout", "must be in [0, 1)")
         _check(self.learning_rate > 0, "train.learning_rate", "must be positive")
         _check(self.patience >= 0, "train.patience", "must be 0 or more")
+        _check(0 < self.lr_plateau_factor <= 1, "train.lr_plateau_factor", "must be in (0, 1]")
+        _check(self.lr_plateau_patience >= 0, "train.lr_plateau_patience", "must be 0 or more")
 
 
 @dataclass(frozen=True)

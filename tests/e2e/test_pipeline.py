@@ -75,7 +75,8 @@ def test_repro_writes_every_output(pipeline: Workspace) -> None:
     rows = report["rows"]
     assert rows["kept"] == rows["train"] + rows["val"] + rows["test"]
     history = pd.read_csv(pipeline.root / "reports/history.csv")
-    assert {"epoch", "loss", "val_loss", "accuracy", "val_accuracy"} <= set(history.columns)
+    columns = {"epoch", "loss", "val_loss", "accuracy", "val_accuracy", "learning_rate"}
+    assert columns <= set(history.columns)
     assert len(history) >= 1
     per_class = read_json(pipeline, "reports/per_class.json")
     assert set(per_class) == set(labels_of(pipeline))
@@ -95,6 +96,7 @@ def test_mlflow_run_holds_params_curves_metrics_and_data(pipeline: Workspace) ->
     assert run.data.metrics["baseline_test_accuracy"] == pytest.approx(baseline)
     epochs = len(pd.read_csv(pipeline.root / "reports/history.csv"))
     assert len(client.get_metric_history(run_id, "val_loss")) == epochs
+    assert len(client.get_metric_history(run_id, "learning_rate")) == epochs
     artifacts = {item.path for item in client.list_artifacts(run_id, "evaluation")}
     assert {f"evaluation/{name}.png" for name in PICTURES} <= artifacts
     assert {"evaluation/confused_pairs.json", "evaluation/attention_sample.json"} <= artifacts

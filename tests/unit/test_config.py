@@ -61,6 +61,9 @@ def test_unknown_key_without_a_close_match_lists_the_known_keys() -> None:
         ({"dropout": 1.0}, r"train\.dropout must be in \[0, 1\)"),
         ({"learning_rate": 0}, r"train\.learning_rate must be positive"),
         ({"patience": -1}, r"train\.patience must be 0 or more"),
+        ({"lr_plateau_factor": 0}, r"train\.lr_plateau_factor must be in \(0, 1\]"),
+        ({"lr_plateau_factor": 1.5}, r"train\.lr_plateau_factor must be in \(0, 1\]"),
+        ({"lr_plateau_patience": -1}, r"train\.lr_plateau_patience must be 0 or more"),
         ({"attention": "foo"}, r"train\.attention is 'foo'; expected one of 'self', 'additive'"),
         ({"pooling": "max"}, r"train\.pooling is 'max'; expected one of 'attention', 'average'"),
         (

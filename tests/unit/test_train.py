@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import numpy as np
@@ -194,3 +195,25 @@ def test_one_replica_mirrored_training_matches_the_single_process_path_closely()
     assert train_tiny(None) == (single_fingerprint, single_losses)
     assert train_tiny(tf.distribute.MirroredStrategy()) == (mirrored_fingerprint, mirrored_losses)
     assert mirrored_losses == pytest.approx(single_losses, abs=0.05)
+
+
+def test_the_learning_rate_is_reduced_after_each_epoch_without_a_better_validation_loss() -> None:
+    config = dataclasses.replace(
+        TINY, learning_rate=0.2, epochs=8, patience=8, lr_plateau_factor=0.5, lr_plateau_patience=0
+    )
+    train, val = tiny_data()
+    seed_everything(config.seed)
+    model = compile_model(
+        build_model(Architecture(40, 12, 3, 8, 4, 0.0, "self", "attention")), config.learning_rate
+    )
+    history = fit(model, train, val, config, [])
+    rates, losses = history["learning_rate"].tolist(), history["val_loss"].tolist()
+    assert rates[0] == pytest.approx(0.2)
+    best = float("inf")
+    for epoch in range(len(history) - 1):
+        improved = losses[epoch] < best - 1e-4  # ReduceLROnPlateau's default min_delta
+        if improved:
+            best = losses[epoch]
+        expected = rates[epoch] if improved else rates[epoch] * 0.5
+        assert rates[epoch + 1] == pytest.approx(expected), epoch
+    assert rates[-1] < rates[0]  # the plateau was reached at least once

@@ -187,7 +187,8 @@ def fit(
     callbacks: list[keras.callbacks.Callback],
     strategy: tf.distribute.Strategy | None = None,
 ) -> pd.DataFrame:
-    """Train with early stopping on validation loss; return the per-epoch history.
+    """Train with early stopping on validation loss, and the learning rate reduced on its
+    plateaus; return the per-epoch history.
 
     Without a strategy (``distribution: none``) Keras batches and shuffles the arrays itself;
     under one, seeded ``tf.data`` datasets of the global batch size feed the replicas.
@@ -195,6 +196,15 @@ def fit(
     stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=config.patience, restore_best_weights=True
     )
+    if config.lr_plateau_factor < 1:
+        callbacks = [
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="val_loss",
+                factor=config.lr_plateau_factor,
+                patience=config.lr_plateau_patience,
+            ),
+            *callbacks,
+        ]
     weighting = class_weights(train[1], config.class_weight)
     if strategy is None:
         history = model.fit(
