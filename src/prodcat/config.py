@@ -128,7 +128,7 @@ class TrainConfig:
         0.3,
         "Multiply the learning rate by this when the validation loss has not improved for "
         "lr_plateau_patience epochs (Keras ReduceLROnPlateau); 1: a constant learning rate. "
-        "Smaller steps near the end fit the rare categories better.",
+        "On the Myntra titles it raised macro F1 where repeated titles are kept (see README).",
     )
     lr_plateau_patience: int = _field(
         1, "Epochs without a better validation loss before the learning rate is reduced."
