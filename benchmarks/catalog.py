@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -148,6 +149,7 @@ def main() -> None:
         metrics = json.loads((root / "reports/metrics.json").read_text(encoding="utf-8"))
         training = json.loads((root / "models/run.json").read_text(encoding="utf-8"))
         report = json.loads((root / "data/prepared/data_report.json").read_text(encoding="utf-8"))
+        history = pd.read_csv(root / "reports/history.csv")
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     results = {
         "data": str(arguments.data),
@@ -159,7 +161,9 @@ def main() -> None:
         "seconds": seconds,
         "train": {
             "samples_per_second": training["train_samples_per_second"],
+            "fit_samples_per_second": training["fit_samples_per_second"],
             "fit_seconds": training["fit_seconds"],
+            "epochs": len(history),
         },
         "peak_rss_mb": round(peak_kb / 1024, 1),
         "params": params,
@@ -170,7 +174,9 @@ def main() -> None:
         f"model accuracy {results['model']['accuracy']:.4f} macro F1 "
         f"{results['model']['macro_f1']:.4f} | baseline {metrics['baseline']['accuracy']:.4f} / "
         f"{metrics['baseline']['macro_f1']:.4f} | {seconds['total']:.0f} s total | "
-        f"{training['train_samples_per_second']:.0f} samples/s | peak {results['peak_rss_mb']} MB"
+        f"{training['train_samples_per_second']:.0f} samples/s training "
+        f"({training['fit_samples_per_second']:.0f} with validation) | "
+        f"peak {results['peak_rss_mb']} MB"
     )
     print(f"wrote {arguments.out}")
 

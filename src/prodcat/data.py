@@ -229,13 +229,23 @@ def split_catalog(
     return splits
 
 
-def write_encoded(token_ids: np.ndarray, label_ids: np.ndarray, path: Path) -> None:
-    """One split's arrays as ``.npz``: NumPy's own format, loaded without pickle."""
+def write_array(array: np.ndarray, path: Path) -> None:
+    """One array as ``.npy``: NumPy's own format, loaded without pickle and memory-mappable."""
     with path.open("wb") as handle:
-        np.savez(handle, token_ids=token_ids, label_ids=label_ids)
+        np.save(handle, array, allow_pickle=False)
 
 
-def read_encoded(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """``(token_ids, label_ids)`` of one split."""
-    with np.load(path, allow_pickle=False) as arrays:
-        return arrays["token_ids"], arrays["label_ids"]
+def read_encoded(
+    paths: tuple[Path, Path], memory_map: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(token_ids, label_ids)`` of one split, from the two files of ``layout.split_arrays``.
+
+    Memory-mapped, the arrays stay on disk and only the rows read are paged in, so a split larger
+    than the RAM can still be streamed.
+    """
+    token_path, label_path = paths
+    mode = "r" if memory_map else None
+    return (
+        np.load(token_path, mmap_mode=mode, allow_pickle=False),
+        np.load(label_path, mmap_mode=mode, allow_pickle=False),
+    )

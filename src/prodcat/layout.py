@@ -35,6 +35,9 @@ def split_texts(split: str) -> Path:
     return PREPARED_DIR / f"{split}.csv"
 
 
-def split_arrays(split: str) -> Path:
-    """The encoded token ids and label ids of one split."""
-    return PREPARED_DIR / f"{split}.npz"
+def split_arrays(split: str) -> tuple[Path, Path]:
+    """The encoded token ids and label ids of one split, as ``.npy`` files.
+
+    One array per file, so training can memory-map them and stream batches from disk.
+    """
+    return PREPARED_DIR / f"{split}.token_ids.npy", PREPARED_DIR / f"{split}.label_ids.npy"

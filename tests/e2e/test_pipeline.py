@@ -26,9 +26,10 @@ PICTURES = (
     "attention",
 )
 OUTPUTS = (
-    "data/prepared/train.npz",
-    "data/prepared/val.npz",
-    "data/prepared/test.npz",
+    "data/prepared/train.token_ids.npy",
+    "data/prepared/train.label_ids.npy",
+    "data/prepared/val.token_ids.npy",
+    "data/prepared/test.label_ids.npy",
     "data/prepared/test.csv",
     "data/prepared/vocab.txt",
     "data/prepared/labels.json",
@@ -76,8 +77,12 @@ def test_repro_writes_every_output(pipeline: Workspace) -> None:
     assert rows["kept"] == rows["train"] + rows["val"] + rows["test"]
     history = pd.read_csv(pipeline.root / "reports/history.csv")
     columns = {"epoch", "loss", "val_loss", "accuracy", "val_accuracy", "learning_rate"}
-    assert columns <= set(history.columns)
+    assert columns | {"samples_per_second"} <= set(history.columns)
     assert len(history) >= 1
+    assert (history["samples_per_second"] > 0).all()
+    training = read_json(pipeline, "models/run.json")
+    assert training["train_samples_per_second"] > 0
+    assert training["fit_samples_per_second"] > 0
     per_class = read_json(pipeline, "reports/per_class.json")
     assert set(per_class) == set(labels_of(pipeline))
 

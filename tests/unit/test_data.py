@@ -13,7 +13,7 @@ from prodcat.data import (
     read_catalog,
     read_encoded,
     split_catalog,
-    write_encoded,
+    write_array,
 )
 from prodcat.errors import UserError
 
@@ -275,11 +275,20 @@ def test_a_class_that_cannot_reach_every_split_is_refused_by_name() -> None:
 def test_encoded_arrays_round_trip(tmp_path: Path) -> None:
     token_ids = np.arange(12, dtype=np.int32).reshape(3, 4)
     label_ids = np.array([0, 2, 1], dtype=np.int32)
-    write_encoded(token_ids, label_ids, tmp_path / "split.npz")
-    loaded_tokens, loaded_labels = read_encoded(tmp_path / "split.npz")
-    np.testing.assert_array_equal(loaded_tokens, token_ids)
-    np.testing.assert_array_equal(loaded_labels, label_ids)
-    assert (loaded_tokens.dtype, loaded_labels.dtype) == (np.int32, np.int32)
+    paths = (tmp_path / "split.token_ids.npy", tmp_path / "split.label_ids.npy")
+    write_array(token_ids, paths[0])
+    write_array(label_ids, paths[1])
+    for memory_map in (False, True):
+        loaded_tokens, loaded_labels = read_encoded(paths, memory_map=memory_map)
+        np.testing.assert_array_equal(loaded_tokens, token_ids)
+        np.testing.assert_array_equal(loaded_labels, label_ids)
+        assert (loaded_tokens.dtype, loaded_labels.dtype) == (np.int32, np.int32)
+        assert isinstance(loaded_tokens, np.memmap) == memory_map
+
+
+def test_object_arrays_are_refused_rather_than_pickled(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="pickle"):
+        write_array(np.array(["boots", None], dtype=object), tmp_path / "texts.npy")
 
 
 def test_file_md5_is_the_plain_md5(tmp_path: Path) -> None:

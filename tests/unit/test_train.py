@@ -1,24 +1,29 @@
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
 from prodcat.config import TrainConfig
+from prodcat.data import read_encoded, write_array
 from prodcat.errors import UserError
 from prodcat.model import Architecture, build_model, compile_model
 from prodcat.stages import train as train_stage
 from prodcat.stages.train import (
+    TrainingThroughput,
     check_role,
     choose_strategy,
     class_weights,
     cluster_task,
-    distributed_dataset,
     fit,
     is_chief,
     scaled_hyperparameters,
     seed_everything,
+    steady_throughput,
+    streamed_batches,
     weights_fingerprint,
 )
 
@@ -127,18 +132,54 @@ def test_one_replica_keeps_the_values_exactly() -> None:
     assert scaled_hyperparameters(32, 0.003, 1) == (32, 0.003)
 
 
-def test_distributed_dataset_batches_globally_shards_by_data_and_shuffles_by_seed() -> None:
-    arrays = (np.arange(10, dtype="int32").reshape(10, 1), np.arange(10, dtype="int64"))
-    shuffled = distributed_dataset(arrays, 4, seed=7, shuffle=True)
+def test_streamed_batches_cover_every_row_shard_by_data_and_shuffle_by_seed(
+    tmp_path: Path,
+) -> None:
+    paths = (tmp_path / "tokens.npy", tmp_path / "labels.npy")
+    write_array(np.arange(20, dtype="int32").reshape(10, 2), paths[0])
+    write_array(np.arange(10, dtype="int64"), paths[1])
+    arrays = read_encoded(paths, memory_map=True)
+    assert isinstance(arrays[0], np.memmap)
+    shuffled = streamed_batches(arrays, 4, seed=7, shuffle=True)
     policy = shuffled.options().experimental_distribute.auto_shard_policy
     assert policy == tf.data.experimental.AutoShardPolicy.DATA
-    batches = [labels.numpy().tolist() for _, labels in shuffled]
-    assert [len(batch) for batch in batches] == [4, 4, 2]
-    assert sorted(label for batch in batches for label in batch) == list(range(10))
-    again = [labels.numpy().tolist() for _, labels in distributed_dataset(arrays, 4, 7, True)]
-    assert again == batches
-    in_order = [labels.numpy().tolist() for _, labels in distributed_dataset(arrays, 4, 7, False)]
+    assert shuffled.element_spec[0].shape.as_list() == [None, 2]
+    batches = [(tokens.numpy(), labels.numpy()) for tokens, labels in shuffled]
+    assert [len(labels) for _, labels in batches] == [4, 4, 2]
+    for tokens, labels in batches:  # each row keeps its own label
+        np.testing.assert_array_equal(tokens[:, 0], labels * 2)
+    labels = [batch[1].tolist() for batch in batches]
+    assert sorted(label for batch in labels for label in batch) == list(range(10))
+    assert labels != [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    again = [labels.numpy().tolist() for _, labels in streamed_batches(arrays, 4, 7, True)]
+    assert again == labels
+    in_order = [labels.numpy().tolist() for _, labels in streamed_batches(arrays, 4, 7, False)]
     assert in_order == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+
+
+def test_throughput_times_the_training_pass_and_not_validation() -> None:
+    ticks = iter([100.0, 102.0, 109.0])  # epoch begins, validation begins, epoch ends
+    meter = TrainingThroughput(samples_per_epoch=500, clock=lambda: next(ticks))
+    logs: dict[str, float] = {}
+    meter.on_epoch_begin(0)
+    meter.on_test_begin()
+    meter.on_test_begin()  # a second evaluation in the same epoch does not move the mark
+    meter.on_epoch_end(0, logs)
+    assert logs["samples_per_second"] == pytest.approx(250.0)
+
+
+def test_throughput_without_validation_times_the_whole_epoch() -> None:
+    ticks = iter([0.0, 4.0])
+    meter = TrainingThroughput(samples_per_epoch=100, clock=lambda: next(ticks))
+    logs: dict[str, float] = {}
+    meter.on_epoch_begin(0)
+    meter.on_epoch_end(0, logs)
+    assert logs["samples_per_second"] == pytest.approx(25.0)
+
+
+def test_steady_throughput_leaves_out_the_first_epoch_which_traces_the_step() -> None:
+    assert steady_throughput(pd.Series([100.0, 900.0, 1000.0, 1100.0])) == 1000.0
+    assert steady_throughput(pd.Series([300.0])) == 300.0
 
 
 # "Results with one worker match the single-process path", on a tiny model.
@@ -173,10 +214,10 @@ def test_one_replica_mirrored_strategy_changes_no_weight_given_the_same_batches(
     Shuffling is turned off here: ``experimental_distribute_dataset`` rewrites the input graph,
     which gives the seeded shuffle another order than the same dataset read directly.
     """
-    unshuffled = train_stage.distributed_dataset
+    unshuffled = train_stage.streamed_batches
     monkeypatch.setattr(
         train_stage,
-        "distributed_dataset",
+        "streamed_batches",
         lambda arrays, batch, seed, shuffle: unshuffled(arrays, batch, seed, False),
     )
     mirrored = tf.distribute.MirroredStrategy()
@@ -185,7 +226,8 @@ def test_one_replica_mirrored_strategy_changes_no_weight_given_the_same_batches(
 
 
 def test_one_replica_mirrored_training_matches_the_single_process_path_closely() -> None:
-    """``none`` lets Keras shuffle the arrays; a strategy reads a seeded tf.data shuffle instead.
+    """Both read the same seeded ``tf.data`` pipeline, but the strategy rewrites its graph,
+    which gives the seeded shuffle another order.
 
     Same initial weights and same hyperparameters, but another batch order: the weights differ,
     the losses stay close, and each path on its own is deterministic.

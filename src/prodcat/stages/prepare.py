@@ -22,7 +22,7 @@ from prodcat.data import (
     file_md5,
     read_catalog,
     split_catalog,
-    write_encoded,
+    write_array,
 )
 from prodcat.files import atomic_path, write_json
 from prodcat.text import (
@@ -101,9 +101,9 @@ def write_prepared(prepared: PreparedData, source_md5: str) -> None:
     for name, split in prepared.splits.items():
         with atomic_path(layout.split_texts(name)) as temporary:
             split.to_csv(temporary, index=False)
-        token_ids, label_ids = prepared.arrays[name]
-        with atomic_path(layout.split_arrays(name)) as temporary:
-            write_encoded(token_ids, label_ids, temporary)
+        for path, array in zip(layout.split_arrays(name), prepared.arrays[name], strict=True):
+            with atomic_path(path) as temporary:
+                write_array(array, temporary)
     with atomic_path(layout.VOCABULARY) as temporary:
         write_vocabulary(prepared.vocabulary, temporary)
     with atomic_path(layout.LABELS) as temporary:

@@ -136,20 +136,38 @@ def scaled_hyperparameters(
     return batch_size * replicas, learning_rate * replicas
 
 
-def distributed_dataset(
-    arrays: tuple[np.ndarray, np.ndarray], global_batch_size: int, seed: int, shuffle: bool
+def streamed_batches(
+    arrays: tuple[np.ndarray, np.ndarray], batch_size: int, seed: int, shuffle: bool
 ) -> tf.data.Dataset:
-    """Batches of the global size; under a strategy each replica gets its slice of each batch.
+    """Batches gathered from the split's arrays as training asks for them.
 
-    Sharding by DATA (elements), since in-memory arrays have no files to split; every worker
-    shuffles with the same seed, so the shards are disjoint.
+    With memory-mapped arrays only the shuffled row numbers (8 bytes a row) are held in memory:
+    the padded token ids stay on disk and are read one batch at a time, never copied whole.
+    Under a strategy each replica gets its slice of each global batch (sharding by DATA, since
+    the rows are not in files to split); every worker shuffles with the same seed, so the slices
+    are disjoint.
     """
-    dataset = tf.data.Dataset.from_tensor_slices(arrays)
+    token_ids, label_ids = arrays
+    width = token_ids.shape[1]
+
+    def gather(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ordered = np.sort(rows)  # reads in file order; the order within a batch does not matter
+        return np.asarray(token_ids[ordered]), np.asarray(label_ids[ordered])
+
+    def read_batch(rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        tokens, labels = tf.numpy_function(
+            gather, [rows], (tf.as_dtype(token_ids.dtype), tf.as_dtype(label_ids.dtype))
+        )
+        return tf.ensure_shape(tokens, (None, width)), tf.ensure_shape(labels, (None,))
+
+    dataset = tf.data.Dataset.range(len(label_ids))
     if shuffle:
-        dataset = dataset.shuffle(len(arrays[1]), seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.shuffle(len(label_ids), seed=seed, reshuffle_each_iteration=True)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.batch(global_batch_size).with_options(options)
+    return (
+        dataset.batch(batch_size).map(read_batch).prefetch(tf.data.AUTOTUNE).with_options(options)
+    )
 
 
 def seed_everything(seed: int) -> None:
@@ -179,6 +197,42 @@ def class_weights(label_ids: np.ndarray, weighting: str) -> dict[int, float] | N
     return {int(label): float(weight) for label, weight in zip(classes, weights, strict=True)}
 
 
+class TrainingThroughput(keras.callbacks.Callback):
+    """Adds ``samples_per_second`` to each epoch's logs: the speed of its training pass alone.
+
+    The clock stops where validation starts, so the figure is the speed of learning, not of
+    scoring the validation split; the first epoch also pays for tracing the training step.
+    """
+
+    def __init__(self, samples_per_epoch: int, clock: Callable[[], float] = time.perf_counter):
+        super().__init__()
+        self.samples_per_epoch = samples_per_epoch
+        self.clock = clock
+        self.started = 0.0
+        self.training_seconds: float | None = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.started = self.clock()
+        self.training_seconds = None
+
+    def on_test_begin(self, logs: dict | None = None) -> None:
+        if self.training_seconds is None:  # validation starts: the training pass is over
+            self.training_seconds = self.clock() - self.started
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        seconds = self.training_seconds
+        if seconds is None:  # no validation this epoch
+            seconds = self.clock() - self.started
+        if logs is not None:
+            logs["samples_per_second"] = self.samples_per_epoch / seconds
+
+
+def steady_throughput(per_epoch: pd.Series) -> float:
+    """Median training speed over the epochs after the first, which traces the training step."""
+    steady = per_epoch.iloc[1:] if len(per_epoch) > 1 else per_epoch
+    return float(steady.median())
+
+
 def fit(
     model: keras.Model,
     train: tuple[np.ndarray, np.ndarray],
@@ -190,8 +244,8 @@ def fit(
     """Train with early stopping on validation loss, and the learning rate reduced on its
     plateaus; return the per-epoch history.
 
-    Without a strategy (``distribution: none``) Keras batches and shuffles the arrays itself;
-    under one, seeded ``tf.data`` datasets of the global batch size feed the replicas.
+    Seeded ``tf.data`` batches of the global batch size stream the arrays to the model (and,
+    under a strategy, to its replicas); each epoch's logs gain its training throughput.
     """
     stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=config.patience, restore_best_weights=True
@@ -205,31 +259,16 @@ def fit(
             ),
             *callbacks,
         ]
-    weighting = class_weights(train[1], config.class_weight)
-    if strategy is None:
-        history = model.fit(
-            *train,
-            class_weight=weighting,
-            validation_data=val,
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            shuffle=True,
-            callbacks=[stopping, *callbacks],
-            verbose=2,
-        )
-    else:
-        global_batch, _ = scaled_hyperparameters(
-            config.batch_size, config.learning_rate, strategy.num_replicas_in_sync
-        )
-        history = model.fit(
-            distributed_dataset(train, global_batch, config.seed, shuffle=True),
-            class_weight=weighting,
-            validation_data=distributed_dataset(val, global_batch, config.seed, shuffle=False),
-            epochs=config.epochs,
-            shuffle=False,  # the dataset shuffles itself
-            callbacks=[stopping, *callbacks],
-            verbose=2,
-        )
+    replicas = 1 if strategy is None else strategy.num_replicas_in_sync
+    global_batch, _ = scaled_hyperparameters(config.batch_size, config.learning_rate, replicas)
+    history = model.fit(
+        streamed_batches(train, global_batch, config.seed, shuffle=True),
+        class_weight=class_weights(np.asarray(train[1]), config.class_weight),
+        validation_data=streamed_batches(val, global_batch, config.seed, shuffle=False),
+        epochs=config.epochs,
+        callbacks=[stopping, TrainingThroughput(len(train[1])), *callbacks],
+        verbose=2,
+    )
     frame = pd.DataFrame(history.history)
     frame.insert(0, "epoch", range(1, len(frame) + 1))
     return frame
@@ -309,8 +348,8 @@ def train_stage(params_path: Path, worker: bool) -> None:
     )
     report = read_json(layout.DATA_REPORT)
     labels = read_labels(layout.LABELS)
-    train = read_encoded(layout.split_arrays("train"))
-    val = read_encoded(layout.split_arrays("val"))
+    train = read_encoded(layout.split_arrays("train"), memory_map=True)
+    val = read_encoded(layout.split_arrays("val"), memory_map=True)
     seed_everything(config.seed)
     with strategy.scope():
         model = compile_model(
@@ -329,7 +368,7 @@ def train_stage(params_path: Path, worker: bool) -> None:
             learning_rate,
         )
     distributed = None if config.distribution == "none" else strategy
-    sample = (train[0][:1], train[1][:1])
+    sample = (np.asarray(train[0][:1]), np.asarray(train[1][:1]))
     if worker:
         with keras_multi_worker_fixes(model, strategy, sample):
             history = fit(model, train, val, config, callbacks=[], strategy=distributed)
@@ -369,7 +408,8 @@ def train_stage(params_path: Path, worker: bool) -> None:
         with keras_multi_worker_fixes(model, strategy, sample):
             history = fit(model, train, val, config, [log_epoch], strategy=distributed)
         fit_seconds = time.perf_counter() - started
-        samples_per_second = len(train[1]) * len(history) / fit_seconds
+        samples_per_second = steady_throughput(history["samples_per_second"])
+        fit_samples_per_second = len(train[1]) * len(history) / fit_seconds
         fingerprint = weights_fingerprint(model)
         best = history.loc[history["val_loss"].idxmin()]
         mlflow.set_tag("model_sha256", fingerprint)
@@ -378,6 +418,7 @@ def train_stage(params_path: Path, worker: bool) -> None:
                 "best_val_loss": best["val_loss"],
                 "epochs_run": len(history),
                 "train_samples_per_second": samples_per_second,
+                "fit_samples_per_second": fit_samples_per_second,
             }
         )
         with atomic_path(layout.MODEL) as temporary:
@@ -391,6 +432,7 @@ def train_stage(params_path: Path, worker: bool) -> None:
                 "model_sha256": fingerprint,
                 "fit_seconds": round(fit_seconds, 3),
                 "train_samples_per_second": round(samples_per_second, 1),
+                "fit_samples_per_second": round(fit_samples_per_second, 1),
             },
             layout.TRAINING_RUN,
         )
