@@ -153,6 +153,9 @@ def test_streamed_batches_cover_every_row_shard_by_data_and_shuffle_by_seed(
     assert labels != [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     again = [labels.numpy().tolist() for _, labels in streamed_batches(arrays, 4, 7, True)]
     assert again == labels
+    next_pass = [labels.numpy().tolist() for _, labels in shuffled]
+    assert next_pass != labels  # each epoch draws a new order
+    assert sorted(label for batch in next_pass for label in batch) == list(range(10))
     in_order = [labels.numpy().tolist() for _, labels in streamed_batches(arrays, 4, 7, False)]
     assert in_order == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
 

@@ -141,28 +141,36 @@ def streamed_batches(
 ) -> tf.data.Dataset:
     """Batches gathered from the split's arrays as training asks for them.
 
-    With memory-mapped arrays only the shuffled row numbers (8 bytes a row) are held in memory:
-    the padded token ids stay on disk and are read one batch at a time, never copied whole.
-    Under a strategy each replica gets its slice of each global batch (sharding by DATA, since
-    the rows are not in files to split); every worker shuffles with the same seed, so the slices
-    are disjoint.
+    With memory-mapped arrays the padded token ids stay on disk and are read one batch at a time,
+    never copied whole. Shuffling permutes the row numbers as one tensor (8 bytes a row), drawn
+    again for each pass from a seeded stream; a ``shuffle`` buffer over the rows would hold each
+    row number as its own element, about 165 bytes a row. Under a strategy each replica gets its
+    slice of each global batch (sharding by DATA, since the rows are not in files to split);
+    every worker draws the same permutation, so the slices are disjoint.
     """
     token_ids, label_ids = arrays
     width = token_ids.shape[1]
+    rows = tf.range(len(label_ids), dtype=tf.int64)
 
-    def gather(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ordered = np.sort(rows)  # reads in file order; the order within a batch does not matter
+    def gather(batch_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ordered = np.sort(batch_rows)  # reads in file order; the order in a batch does not matter
         return np.asarray(token_ids[ordered]), np.asarray(label_ids[ordered])
 
-    def read_batch(rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def read_batch(batch_rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         tokens, labels = tf.numpy_function(
-            gather, [rows], (tf.as_dtype(token_ids.dtype), tf.as_dtype(label_ids.dtype))
+            gather, [batch_rows], (tf.as_dtype(token_ids.dtype), tf.as_dtype(label_ids.dtype))
         )
         return tf.ensure_shape(tokens, (None, width)), tf.ensure_shape(labels, (None,))
 
-    dataset = tf.data.Dataset.range(len(label_ids))
+    def permuted(pass_seed: tf.Tensor) -> tf.data.Dataset:
+        order = tf.random.experimental.stateless_shuffle(rows, seed=tf.stack([pass_seed, seed]))
+        return tf.data.Dataset.from_tensor_slices(order)
+
     if shuffle:
-        dataset = dataset.shuffle(len(label_ids), seed=seed, reshuffle_each_iteration=True)
+        pass_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+        dataset = pass_seeds.flat_map(permuted)
+    else:
+        dataset = tf.data.Dataset.from_tensor_slices(rows)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return (
