@@ -152,6 +152,8 @@ def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport=VIEWPORT, locale="en-US", timezone_id="UTC")
     context.add_init_script(QUIET_UI)
     context.set_default_timeout(TIMEOUT_MS)
+    # `expect` has its own 5 s default, which a first render on two busy cores can exceed.
+    expect.set_options(timeout=TIMEOUT_MS)
     page = context.new_page()
     # Shown in a failing test's captured log: requests the UI never got a good answer to.
     page.on(
