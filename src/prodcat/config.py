@@ -52,6 +52,11 @@ class PrepareConfig:
     max_tokens: int = _field(
         20000, "Vocabulary size, including the padding and out-of-vocabulary tokens."
     )
+    min_token_count: int = _field(
+        2,
+        "Words seen fewer times in the training split become the out-of-vocabulary token, so "
+        "training teaches the model what an unknown word means (1: keep every word).",
+    )
     length_percentile: float = _field(
         100.0,
         "Sequences are padded or cut to this percentile of training text lengths. Cutting drops "
@@ -74,6 +79,7 @@ class PrepareConfig:
             "must sum below 1 to leave rows for training",
         )
         _check(self.max_tokens >= 3, "prepare.max_tokens", "must be at least 3")
+        _check(self.min_token_count >= 1, "prepare.min_token_count", "must be at least 1")
         _check(
             0 < self.length_percentile <= 100, "prepare.length_percentile", "must be in (0, 100]"
         )
@@ -119,7 +125,7 @@ class TrainConfig:
     learning_rate: float = _field(
         0.006, "Adam learning rate for one replica (scaled by the replica count, see distribution)."
     )
-    batch_size: int = _field(256, "Training batch size per replica (see distribution).")
+    batch_size: int = _field(512, "Training batch size per replica (see distribution).")
     epochs: int = _field(30, "Maximum number of epochs.")
     patience: int = _field(
         3, "Stop after this many epochs without a better validation loss; keep the best weights."

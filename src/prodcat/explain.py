@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from prodcat.text import OOV_ID, PAD_ID
+
 POOLING_LAYER = "attention_pooling"
 ATTENTION_LAYERS = ("self_attention", "additive_attention")
 
@@ -77,7 +79,7 @@ def attention_explainer(model: keras.Model) -> Explainer:
 
     def explain(token_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         hidden, probabilities = forward(token_ids, training=False)
-        mask = keras.ops.convert_to_tensor(token_ids != 0)
+        mask = keras.ops.convert_to_tensor(token_ids != PAD_ID)
         if name == POOLING_LAYER:
             attention = layer.attention_weights(hidden, mask)
         else:
@@ -97,7 +99,7 @@ def word_weights(attention: np.ndarray, token_ids: np.ndarray) -> np.ndarray:
     ``(batch, query, key)``, become the attention each key word receives, averaged over the real
     (non-padding) query words.
     """
-    real = (token_ids != 0).astype(np.float64)
+    real = (token_ids != PAD_ID).astype(np.float64)
     if attention.ndim == 2:
         weights = attention.astype(np.float64) * real
     else:
@@ -129,7 +131,7 @@ def explanations(
                         position=position,
                         word=word,
                         weight=float(weights[row, position]),
-                        known=bool(token_ids[row, position] != 1),
+                        known=bool(token_ids[row, position] != OOV_ID),
                     )
                     for position, word in enumerate(words)
                 ),

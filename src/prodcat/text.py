@@ -16,6 +16,7 @@ import numpy as np
 
 PAD_TOKEN = ""
 OOV_TOKEN = "[UNK]"
+PAD_ID, OOV_ID = 0, 1  # their places at the head of every vocabulary (see fit_vocabulary)
 _WORD_CATEGORIES = frozenset("LNM")  # letters, numbers and marks (vowel signs, accents)
 
 
@@ -32,14 +33,20 @@ def normalize_text(text: str) -> str:
     return " ".join(kept.split())
 
 
-def fit_vocabulary(texts: Iterable[str], max_tokens: int) -> list[str]:
+def fit_vocabulary(texts: Iterable[str], max_tokens: int, min_count: int = 1) -> list[str]:
     """Most frequent tokens first, ties broken alphabetically so the result is reproducible.
 
     The list starts with the padding and out-of-vocabulary tokens, as Keras' ``TextVectorization``
-    expects, and has at most ``max_tokens`` entries.
+    expects, and has at most ``max_tokens`` entries. Tokens seen fewer than ``min_count`` times
+    are left out, so the training texts themselves hold out-of-vocabulary tokens: otherwise the
+    model never learns what an unknown word means, and meets its untrained embedding first on
+    new titles.
     """
     counts = Counter(token for text in texts for token in text.split())
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    ranked = sorted(
+        (item for item in counts.items() if item[1] >= min_count),
+        key=lambda item: (-item[1], item[0]),
+    )
     return [PAD_TOKEN, OOV_TOKEN] + [token for token, _ in ranked[: max_tokens - 2]]
 
 
@@ -76,6 +83,16 @@ def build_vectorizer(vocabulary: Sequence[str], sequence_length: int):  # -> Tex
 def encode_texts(vectorizer, normalized_texts: Sequence[str]) -> np.ndarray:
     """Token ids, shape ``(len(texts), sequence_length)``, int32."""
     return np.asarray(vectorizer(list(normalized_texts)), dtype=np.int32)
+
+
+def unknown_token_share(token_ids: np.ndarray) -> float:
+    """Share of the real (non-padding) tokens that fell out of the vocabulary.
+
+    Reported per split: well above the training share on new titles means the vocabulary misses
+    what the catalog now sells.
+    """
+    real = token_ids != PAD_ID
+    return float(np.count_nonzero(token_ids == OOV_ID) / max(1, np.count_nonzero(real)))
 
 
 def write_vocabulary(vocabulary: Sequence[str], path: Path) -> None:

@@ -87,6 +87,7 @@ def test_invalid_train_values_name_the_file_and_the_key(values: dict, message: s
         ({"test_fraction": 1.0}, r"prepare\.test_fraction must be between 0 and 1"),
         ({"min_class_count": 0}, r"prepare\.min_class_count must be at least 1"),
         ({"max_tokens": 2}, r"prepare\.max_tokens must be at least 3"),
+        ({"min_token_count": 0}, r"prepare\.min_token_count must be at least 1"),
         ({"length_percentile": 0}, r"prepare\.length_percentile must be in \(0, 100\]"),
         ({"max_length_cap": 0}, r"prepare\.max_length_cap must be at least 1"),
     ],

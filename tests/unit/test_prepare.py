@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,9 +8,12 @@ from prodcat.config import PrepareConfig
 from prodcat.data import LABEL, TEXT
 from prodcat.errors import UserError
 from prodcat.stages.prepare import prepare_catalog
+from prodcat.text import OOV_ID
 
 NOUNS = {"bags": "tote", "shoes": "boot", "tops": "shirt", "kitchen": "pan"}
-CONFIG = PrepareConfig(min_class_count=5, val_fraction=0.2, test_fraction=0.2, seed=3)
+CONFIG = PrepareConfig(
+    min_class_count=5, val_fraction=0.2, test_fraction=0.2, seed=3, min_token_count=1
+)
 
 
 def synthetic_catalog() -> pd.DataFrame:
@@ -41,6 +46,27 @@ def test_token_ids_decode_back_to_the_training_texts() -> None:
     for ids, text in zip(token_ids, prepared.splits.train[TEXT], strict=True):
         words = [prepared.vocabulary[i] for i in ids if i != 0]
         assert words == text.split()[:length]
+
+
+def test_words_seen_once_in_training_become_unknown_in_every_split() -> None:
+    config = dataclasses.replace(CONFIG, min_token_count=2)
+    prepared = prepare_catalog(synthetic_catalog(), config, source="synthetic.csv")
+    assert not any(word.startswith("r") and "x" in word for word in prepared.vocabulary)
+    assert {"tote", "boot", "shirt", "pan", "extra"} <= set(prepared.vocabulary)
+    shares = prepared.report["tokens"]["unknown_share"]
+    for name, (token_ids, _) in prepared.arrays.items():
+        assert np.all(token_ids[:, 1] == OOV_ID), name  # each title's own id word
+        real = np.count_nonzero(token_ids)
+        assert shares[name] == round(np.count_nonzero(token_ids == OOV_ID) / real, 4)
+    assert shares["train"] > 0
+
+
+def test_with_every_word_kept_only_unseen_words_are_unknown() -> None:
+    shares = prepare_catalog(synthetic_catalog(), CONFIG, source="synthetic.csv").report["tokens"][
+        "unknown_share"
+    ]
+    assert shares["train"] == 0
+    assert shares["test"] > 0  # the test titles' own id words
 
 
 def test_the_vocabulary_is_fitted_on_the_training_split_only() -> None:

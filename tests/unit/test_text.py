@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from prodcat.text import (
+    OOV_ID,
     OOV_TOKEN,
     PAD_TOKEN,
     build_vectorizer,
@@ -13,6 +14,7 @@ from prodcat.text import (
     normalize_text,
     read_labels,
     read_vocabulary,
+    unknown_token_share,
     write_labels,
     write_vocabulary,
 )
@@ -61,6 +63,18 @@ def test_vocabulary_respects_max_tokens() -> None:
     texts = ["b a", "c a", "d b", "a"]
     assert fit_vocabulary(texts, max_tokens=4) == [PAD_TOKEN, OOV_TOKEN, "a", "b"]
     assert fit_vocabulary(texts, max_tokens=3) == [PAD_TOKEN, OOV_TOKEN, "a"]
+
+
+def test_vocabulary_leaves_out_words_seen_fewer_than_min_count_times() -> None:
+    texts = ["b a", "c a", "d b", "a"]  # a: 3, b: 2, c and d: 1
+    assert fit_vocabulary(texts, max_tokens=10, min_count=2) == [PAD_TOKEN, OOV_TOKEN, "a", "b"]
+    assert fit_vocabulary(texts, max_tokens=10, min_count=3) == [PAD_TOKEN, OOV_TOKEN, "a"]
+
+
+def test_unknown_share_counts_unknown_ids_among_the_real_tokens() -> None:
+    token_ids = np.array([[2, OOV_ID, 0, 0], [OOV_ID, 3, 4, 0]], dtype=np.int32)
+    assert unknown_token_share(token_ids) == pytest.approx(2 / 5)
+    assert unknown_token_share(np.zeros((2, 3), dtype=np.int32)) == 0.0
 
 
 def test_vocabulary_does_not_depend_on_the_order_of_the_texts() -> None:

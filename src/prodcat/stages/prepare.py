@@ -31,6 +31,7 @@ from prodcat.text import (
     encode_texts,
     fit_vocabulary,
     length_statistics,
+    unknown_token_share,
     write_labels,
     write_vocabulary,
 )
@@ -59,7 +60,7 @@ def prepare_catalog(frame: pd.DataFrame, config: PrepareConfig, source: str) -> 
     )
     encoder = LabelEncoder().fit(splits.train[LABEL].to_numpy(dtype=object))
     train_texts = splits.train[TEXT].tolist()
-    vocabulary = fit_vocabulary(train_texts, config.max_tokens)
+    vocabulary = fit_vocabulary(train_texts, config.max_tokens, config.min_token_count)
     sequence_length = choose_sequence_length(
         train_texts, config.length_percentile, config.max_length_cap
     )
@@ -91,6 +92,10 @@ def prepare_catalog(frame: pd.DataFrame, config: PrepareConfig, source: str) -> 
             "truncated_train_texts": int(
                 sum(len(t.split()) > sequence_length for t in train_texts)
             ),
+            "unknown_share": {
+                name: round(unknown_token_share(token_ids), 4)
+                for name, (token_ids, _) in arrays.items()
+            },
         },
     }
     return PreparedData(splits, vocabulary, list(map(str, encoder.classes_)), arrays, report)
