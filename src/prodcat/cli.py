@@ -22,6 +22,10 @@ from prodcat.serving import DEFAULT_PORT, LOOPBACK
 logger = logging.getLogger("prodcat")
 
 STAGES = ("prepare", "baseline", "train", "evaluate", "export")
+# Commands that load TensorFlow (prepare through Keras' TextVectorization): it is imported first,
+# with its start-up chatter held back. The baseline never needs it (the import takes about 10 s);
+# export loads the model through the pyfunc adapter, which imports it quietly itself.
+TENSORFLOW_COMMANDS = ("prepare", "train", "evaluate", "train-worker", "predict")
 DEFAULT_MODEL = "models/export"
 
 
@@ -536,7 +540,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(level)
     quiet_libraries(level)
     try:
-        if arguments.command in (*STAGES, "train-worker", "predict"):
+        if arguments.command in TENSORFLOW_COMMANDS:
             from prodcat.quiet import import_tensorflow_quietly
 
             import_tensorflow_quietly()

@@ -142,6 +142,15 @@ class TrainConfig:
     class_weight: ClassWeighting = _field(
         "none", "'balanced' weighs each class inversely to its training frequency."
     )
+    intra_op_threads: int = _field(
+        1,
+        "Threads one TensorFlow op may use (0: every core). The LSTM's steps are small matrix "
+        "products that gain nothing from splitting: with 1, the two cores run the two "
+        "directions and the other ops side by side, for about a sixth less CPU per epoch here.",
+    )
+    inter_op_threads: int = _field(
+        0, "TensorFlow ops that may run at once (0: as many as there are cores)."
+    )
     distribution: Distribution = _field(
         "none",
         "'none': one process, the default path; 'mirrored': tf.distribute.MirroredStrategy over "
@@ -154,6 +163,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in ("embedding_dim", "lstm_units", "batch_size", "epochs"):
             _check(getattr(self, name) >= 1, f"train.{name}", "must be at least 1")
+        for name in ("intra_op_threads", "inter_op_threads"):
+            _check(getattr(self, name) >= 0, f"train.{name}", "must be 0 (every core) or more")
         _check(0 <= self.dropout < 1, "train.dropout", "must be in [0, 1)")
         _check(self.learning_rate > 0, "train.learning_rate", "must be positive")
         _check(self.patience >= 0, "train.patience", "must be 0 or more")

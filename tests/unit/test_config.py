@@ -64,6 +64,8 @@ def test_unknown_key_without_a_close_match_lists_the_known_keys() -> None:
         ({"lr_plateau_factor": 0}, r"train\.lr_plateau_factor must be in \(0, 1\]"),
         ({"lr_plateau_factor": 1.5}, r"train\.lr_plateau_factor must be in \(0, 1\]"),
         ({"lr_plateau_patience": -1}, r"train\.lr_plateau_patience must be 0 or more"),
+        ({"intra_op_threads": -1}, r"train\.intra_op_threads must be 0 \(every core\) or more"),
+        ({"inter_op_threads": -2}, r"train\.inter_op_threads must be 0 \(every core\) or more"),
         ({"attention": "foo"}, r"train\.attention is 'foo'; expected one of 'self', 'additive'"),
         ({"pooling": "max"}, r"train\.pooling is 'max'; expected one of 'attention', 'average'"),
         (

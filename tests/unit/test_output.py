@@ -33,6 +33,18 @@ def test_tensorflow_start_up_notices_show_when_asked_for() -> None:
     assert "absl::InitializeLog" in import_stderr("0")
 
 
+@pytest.mark.slow
+def test_the_baseline_stage_runs_without_tensorflow() -> None:
+    # The CLI imports TensorFlow (quietly) only for commands that need it: 10 s saved per run.
+    assert "baseline" not in cli.TENSORFLOW_COMMANDS
+    code = (
+        "import sys; import prodcat.cli, prodcat.tracking, prodcat.stages.baseline; "
+        "print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize(
     ("flags", "level"),
     [([], logging.INFO), (["-v"], logging.DEBUG), (["-q"], logging.WARNING)],

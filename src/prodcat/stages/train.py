@@ -178,6 +178,12 @@ def streamed_batches(
     )
 
 
+def set_op_threads(intra_op: int, inter_op: int) -> None:
+    """TensorFlow's thread pools; only possible before its runtime starts (0: its own choice)."""
+    tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+    tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+
+
 def seed_everything(seed: int) -> None:
     """Same seed, same weights: Python, NumPy and TensorFlow seeds plus deterministic kernels.
 
@@ -342,7 +348,8 @@ def worker_main(params_path: Path) -> None:
 def train_stage(params_path: Path, worker: bool) -> None:
     config = load_section(TrainConfig, "train", params_path)
     check_role(config.distribution, os.environ.get(TF_CONFIG), worker)
-    strategy = make_strategy(config.distribution)  # first: it sets up the collective ops
+    set_op_threads(config.intra_op_threads, config.inter_op_threads)
+    strategy = make_strategy(config.distribution)  # first op: it sets up the collective ops
     replicas = strategy.num_replicas_in_sync
     global_batch, learning_rate = scaled_hyperparameters(
         config.batch_size, config.learning_rate, replicas
