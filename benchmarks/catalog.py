@@ -155,7 +155,9 @@ def main() -> None:
         "data": str(arguments.data),
         "rows": report["rows"],
         "classes": report["classes"],
-        "model": {key: metrics[key] for key in ("accuracy", "macro_f1", "weighted_f1", "loss")},
+        "model": {
+            key: metrics[key] for key in ("accuracy", "macro_f1", "weighted_f1", "loss", "slices")
+        },
         "baseline": metrics["baseline"],
         "lift": metrics["lift"],
         "seconds": seconds,

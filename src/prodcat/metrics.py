@@ -69,6 +69,33 @@ def label_scores(actual: Sequence[str], predicted: Sequence[str]) -> dict[str, f
     }
 
 
+def slice_scores(
+    actual: Sequence[Any], predicted: Sequence[Any], slices: dict[str, np.ndarray]
+) -> dict[str, dict[str, float]]:
+    """Rows and accuracy of each slice of the rows (a boolean mask over them).
+
+    Works on label ids or category names alike; an empty slice has no accuracy.
+    """
+    actual_array, predicted_array = np.asarray(actual), np.asarray(predicted)
+    scores: dict[str, dict[str, float]] = {}
+    for name, in_slice in slices.items():
+        rows = int(np.count_nonzero(in_slice))
+        scores[name] = {"rows": rows}
+        if rows:
+            accuracy = accuracy_score(actual_array[in_slice], predicted_array[in_slice])
+            scores[name]["accuracy"] = round(float(accuracy), 6)
+    return scores
+
+
+def flat_slice_metrics(prefix: str, slices: dict[str, dict[str, float]]) -> dict[str, float]:
+    """``{prefix}slice_{name}_{score}`` for MLflow, whose metrics are flat."""
+    return {
+        f"{prefix}slice_{name}_{key}": value
+        for name, scores in slices.items()
+        for key, value in scores.items()
+    }
+
+
 def confusion_rows(
     label_ids: np.ndarray, predicted_ids: np.ndarray, labels: Sequence[str]
 ) -> list[dict[str, str]]:

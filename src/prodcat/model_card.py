@@ -35,6 +35,30 @@ def _score(value: Any) -> str:
     return f"{float(value):.4f}" if value is not None else "n/a"
 
 
+SLICE_NAMES = {
+    "unknown_words": "with a word outside the vocabulary",
+    "known_words": "every word in the vocabulary",
+}
+
+
+def _slice_table(slices: dict[str, dict], baseline_slices: dict[str, dict]) -> str:
+    """Test accuracy on each slice of the test titles, beside the baseline's."""
+    if not slices:
+        return ""
+    rows = [
+        [
+            SLICE_NAMES.get(name, name),
+            scores["rows"],
+            _score(scores.get("accuracy")),
+            _score(baseline_slices.get(name, {}).get("accuracy")),
+        ]
+        for name, scores in slices.items()
+    ]
+    return "Accuracy by slice of the test titles:\n\n" + _table(
+        ["test titles", "rows", "this model", "baseline"], rows
+    )
+
+
 def render_model_card(facts: CardFacts) -> str:
     """Markdown, shown as the registered version's description in the MLflow UI."""
     report, params, metrics = facts.data_report, facts.params, facts.metrics
@@ -91,6 +115,7 @@ def render_model_card(facts: CardFacts) -> str:
                 ],
             ],
         ),
+        _slice_table(metrics.get("slices", {}), baseline.get("slices", {})),
         f"## Weakest classes (lowest test F1, {len(weakest)} shown)",
         _table(
             ["category", "F1", "test items"],
@@ -134,4 +159,4 @@ def render_model_card(facts: CardFacts) -> str:
             ],
         ),
     ]
-    return "\n\n".join(sections) + "\n"
+    return "\n\n".join(section for section in sections if section) + "\n"

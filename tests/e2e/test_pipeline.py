@@ -72,6 +72,12 @@ def test_repro_writes_every_output(pipeline: Workspace) -> None:
     assert 0 <= metrics["baseline"]["macro_f1"] <= 1
     lift = metrics["accuracy"] - metrics["baseline"]["accuracy"]
     assert metrics["lift"]["accuracy"] == pytest.approx(lift, abs=1e-6)
+    test_rows = read_json(pipeline, "data/prepared/data_report.json")["rows"]["test"]
+    for scored in (metrics, metrics["baseline"]):  # both on the same slices of the test rows
+        slices = scored["slices"]
+        assert set(slices) == {"unknown_words", "known_words"}
+        assert slices["unknown_words"]["rows"] + slices["known_words"]["rows"] == test_rows
+        assert slices["known_words"]["rows"] == metrics["slices"]["known_words"]["rows"]
     report = read_json(pipeline, "data/prepared/data_report.json")
     rows = report["rows"]
     assert rows["kept"] == rows["train"] + rows["val"] + rows["test"]
@@ -99,6 +105,13 @@ def test_mlflow_run_holds_params_curves_metrics_and_data(pipeline: Workspace) ->
     assert run.data.metrics["test_macro_f1"] == pytest.approx(metrics["macro_f1"])
     baseline = metrics["baseline"]["accuracy"]
     assert run.data.metrics["baseline_test_accuracy"] == pytest.approx(baseline)
+    known = metrics["slices"]["known_words"]
+    assert run.data.metrics["test_slice_known_words_rows"] == known["rows"]
+    assert run.data.metrics["test_slice_known_words_accuracy"] == pytest.approx(known["accuracy"])
+    baseline_known = metrics["baseline"]["slices"]["known_words"]["accuracy"]
+    assert run.data.metrics["baseline_test_slice_known_words_accuracy"] == pytest.approx(
+        baseline_known
+    )
     epochs = len(pd.read_csv(pipeline.root / "reports/history.csv"))
     assert len(client.get_metric_history(run_id, "val_loss")) == epochs
     assert len(client.get_metric_history(run_id, "learning_rate")) == epochs

@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -14,7 +15,8 @@ def test_baseline_learns_an_easy_split() -> None:
     words = {"shoes": ["boot", "sneaker", "sandal"], "kitchen": ["pan", "knife", "kettle"]}
     train = split([(f"{w} model {i}", c) for c, ws in words.items() for w in ws for i in range(5)])
     test = split([("leather boot", "shoes"), ("steel pan", "kitchen"), ("kettle 2l", "kitchen")])
-    scores = fit_and_score(BaselineConfig(), train, test, test)
+    slices = {"first": np.array([True, False, False]), "none": np.zeros(3, dtype=bool)}
+    scores = fit_and_score(BaselineConfig(), train, test, test, slices)
     assert scores["accuracy"] == 1.0
     assert scores["val_macro_f1"] == 1.0
     assert set(scores) == {
@@ -24,15 +26,21 @@ def test_baseline_learns_an_easy_split() -> None:
         "val_accuracy",
         "val_macro_f1",
         "val_weighted_f1",
+        "slices",
     }
+    assert scores["slices"] == {"first": {"rows": 1, "accuracy": 1.0}, "none": {"rows": 0}}
 
 
 def test_metrics_carry_the_baseline_and_the_lift() -> None:
+    model_slices = {"unknown_words": {"rows": 2, "accuracy": 0.5}}
+    baseline_slices = {"unknown_words": {"rows": 2, "accuracy": 1.0}}
     summary = with_baseline(
         {"accuracy": 0.98, "macro_f1": 0.95, "weighted_f1": 0.97, "loss": 0.1},
-        {"accuracy": 0.97, "macro_f1": 0.96, "val_accuracy": 0.9},
+        model_slices,
+        {"accuracy": 0.97, "macro_f1": 0.96, "val_accuracy": 0.9, "slices": baseline_slices},
     )
-    assert summary["baseline"] == {"accuracy": 0.97, "macro_f1": 0.96}
+    assert summary["baseline"] == {"accuracy": 0.97, "macro_f1": 0.96, "slices": baseline_slices}
+    assert summary["slices"] == model_slices
     assert summary["lift"]["accuracy"] == pytest.approx(0.01)
     assert summary["lift"]["macro_f1"] == pytest.approx(-0.01)
     assert summary["loss"] == 0.1

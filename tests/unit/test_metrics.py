@@ -4,10 +4,12 @@ import pytest
 from prodcat.metrics import (
     class_distribution,
     confusion_rows,
+    flat_slice_metrics,
     label_scores,
     most_confused_pairs,
     per_class_f1,
     score,
+    slice_scores,
 )
 
 LABELS = ["bags", "shoes", "tops"]
@@ -103,3 +105,24 @@ def test_class_distribution_counts_every_class_in_every_split() -> None:
         "train": [2, 0, 1],
         "test": [0, 1, 0],
     }
+
+
+def test_slice_scores_count_and_score_each_slice() -> None:
+    actual = np.array([0, 1, 1, 2, 2])
+    predicted = np.array([0, 1, 0, 2, 1])
+    unknown = np.array([False, False, True, True, True])
+    scores = slice_scores(actual, predicted, {"unknown": unknown, "known": ~unknown})
+    assert scores == {
+        "unknown": {"rows": 3, "accuracy": pytest.approx(1 / 3, abs=1e-6)},
+        "known": {"rows": 2, "accuracy": 1.0},
+    }
+
+
+def test_an_empty_slice_has_rows_but_no_accuracy() -> None:
+    scores = slice_scores(["a", "b"], ["a", "a"], {"empty": np.zeros(2, dtype=bool)})
+    assert scores == {"empty": {"rows": 0}}
+
+
+def test_slice_metrics_flatten_for_mlflow() -> None:
+    flat = flat_slice_metrics("test_", {"unknown_words": {"rows": 3, "accuracy": 0.5}})
+    assert flat == {"test_slice_unknown_words_rows": 3, "test_slice_unknown_words_accuracy": 0.5}

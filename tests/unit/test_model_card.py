@@ -22,7 +22,15 @@ METRICS = {
     "accuracy": 0.91,
     "macro_f1": 0.88,
     "weighted_f1": 0.9,
-    "baseline": {"accuracy": 0.9, "macro_f1": 0.87},
+    "slices": {
+        "unknown_words": {"rows": 3, "accuracy": 0.6667},
+        "known_words": {"rows": 8, "accuracy": 1.0},
+    },
+    "baseline": {
+        "accuracy": 0.9,
+        "macro_f1": 0.87,
+        "slices": {"unknown_words": {"rows": 3, "accuracy": 1.0}, "known_words": {"rows": 8}},
+    },
 }
 
 
@@ -76,6 +84,8 @@ def test_card_states_data_drops_scores_and_lineage() -> None:
     metrics = section(card, "Test metrics")
     assert "| this model | 0.9100 | 0.8800 | 0.9000 |" in metrics
     assert "| baseline: TF-IDF + LinearSVC, same split | 0.9000 | 0.8700 | n/a |" in metrics
+    assert "| with a word outside the vocabulary | 3 | 0.6667 | 1.0000 |" in metrics
+    assert "| every word in the vocabulary | 8 | 1.0000 | n/a |" in metrics
     weakest = section(card, "Weakest classes")
     assert "| tops | 0.5000 | 4 |" in weakest and "shoes" not in weakest
     assert "| tops | bags | 2 | 50.0% |" in section(card, "Most confused pairs")

@@ -15,6 +15,7 @@ from prodcat.text import (
     read_labels,
     read_vocabulary,
     unknown_token_share,
+    vocabulary_slices,
     write_labels,
     write_vocabulary,
 )
@@ -137,3 +138,10 @@ def test_labels_round_trip(tmp_path: Path) -> None:
     write_labels(labels, tmp_path / "labels.json")
     assert read_labels(tmp_path / "labels.json") == labels
     assert "électronique" in (tmp_path / "labels.json").read_text(encoding="utf-8")
+
+
+def test_vocabulary_slices_split_titles_on_unknown_words() -> None:
+    token_ids = np.array([[2, OOV_ID, 0], [2, 3, 0], [OOV_ID, 0, 0]], dtype=np.int32)
+    slices = vocabulary_slices(token_ids)
+    np.testing.assert_array_equal(slices["unknown_words"], [True, False, True])
+    np.testing.assert_array_equal(slices["known_words"], [False, True, False])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline, make_union
@@ -16,9 +17,10 @@ from sklearn.svm import LinearSVC
 
 from prodcat import layout
 from prodcat.config import BaselineConfig, load_section
-from prodcat.data import LABEL, TEXT
+from prodcat.data import LABEL, TEXT, read_encoded
 from prodcat.files import write_json
-from prodcat.metrics import label_scores
+from prodcat.metrics import label_scores, slice_scores
+from prodcat.text import vocabulary_slices
 
 logger = logging.getLogger(__name__)
 
@@ -35,17 +37,24 @@ def build_baseline(config: BaselineConfig) -> Pipeline:
 
 
 def fit_and_score(
-    config: BaselineConfig, train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame
-) -> dict[str, float]:
-    """Test accuracy and macro F1 (plus the validation ones) of the fitted baseline."""
+    config: BaselineConfig,
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    test: pd.DataFrame,
+    test_slices: dict[str, np.ndarray],
+) -> dict:
+    """Test accuracy and macro F1 (plus the validation ones) of the fitted baseline, and its
+    test accuracy on each slice of the test rows (the same slices ``evaluate`` scores)."""
     model = build_baseline(config).fit(
         train[TEXT].to_numpy(dtype=object), train[LABEL].to_numpy(dtype=object)
     )
-    scores = {}
+    scores: dict = {}
     for prefix, split in (("", test), ("val_", val)):
         predicted = model.predict(split[TEXT].to_numpy(dtype=object))
         for key, value in label_scores(split[LABEL].tolist(), list(predicted)).items():
             scores[f"{prefix}{key}"] = value
+        if split is test:
+            scores["slices"] = slice_scores(split[LABEL].tolist(), list(predicted), test_slices)
     return scores
 
 
@@ -55,6 +64,7 @@ def main(params_path: Path) -> None:
         pd.read_csv(layout.split_texts(split), dtype=str, keep_default_na=False)
         for split in layout.SPLITS
     )
-    scores = fit_and_score(config, train, val, test)
+    test_token_ids = read_encoded(layout.split_arrays("test"), memory_map=True)[0]
+    scores = fit_and_score(config, train, val, test, vocabulary_slices(test_token_ids))
     write_json(scores, layout.BASELINE)
     logger.info("baseline (TF-IDF + LinearSVC) test scores: %s", scores)

@@ -19,9 +19,11 @@ from prodcat.files import atomic_path, read_json, write_json
 from prodcat.metrics import (
     class_distribution,
     confusion_rows,
+    flat_slice_metrics,
     most_confused_pairs,
     per_class_f1,
     score,
+    slice_scores,
 )
 from prodcat.model import load_model
 from prodcat.plots import (
@@ -31,18 +33,22 @@ from prodcat.plots import (
     per_class_f1_figure,
     training_curves,
 )
-from prodcat.text import normalize_text, read_labels
+from prodcat.text import normalize_text, read_labels, vocabulary_slices
 from prodcat.tracking import resumed_run
 
 logger = logging.getLogger(__name__)
 
 
-def with_baseline(headline: dict[str, float], baseline: dict[str, float]) -> dict:
-    """The model's scores, the baseline's, and the model's lift over it, for ``dvc metrics``."""
+def with_baseline(
+    headline: dict[str, float], slices: dict[str, dict[str, float]], baseline: dict
+) -> dict:
+    """The model's scores, the baseline's, and the model's lift over it, for ``dvc metrics``;
+    each with its accuracy on the slices of the test rows."""
     compared = ("accuracy", "macro_f1")
     return {
         **headline,
-        "baseline": {key: baseline[key] for key in compared},
+        "slices": slices,
+        "baseline": {**{key: baseline[key] for key in compared}, "slices": baseline["slices"]},
         "lift": {key: round(headline[key] - baseline[key], 6) for key in compared},
     }
 
@@ -81,7 +87,8 @@ def main(params_path: Path) -> None:
     probabilities = model.predict(token_ids, batch_size=config.batch_size, verbose=0)
     predicted_ids = probabilities.argmax(axis=1)
     scores = score(label_ids, probabilities, labels)
-    summary = with_baseline(scores.headline, read_json(layout.BASELINE))
+    slices = slice_scores(label_ids, predicted_ids, vocabulary_slices(token_ids))
+    summary = with_baseline(scores.headline, slices, read_json(layout.BASELINE))
     f1_table = per_class_f1(scores.per_class)
     pairs = pd.DataFrame(
         most_confused_pairs(scores.confusion, labels, config.confused_pairs),
@@ -106,6 +113,8 @@ def main(params_path: Path) -> None:
         mlflow.log_metrics(
             {f"baseline_test_{key}": summary["baseline"][key] for key in ("accuracy", "macro_f1")}
         )
+        mlflow.log_metrics(flat_slice_metrics("test_", slices))
+        mlflow.log_metrics(flat_slice_metrics("baseline_test_", summary["baseline"]["slices"]))
         mlflow.log_dict(scores.per_class, "evaluation/per_class.json")
         mlflow.log_table(pairs, "evaluation/confused_pairs.json")
         mlflow.log_table(distribution, "evaluation/class_distribution.json")
