@@ -49,12 +49,12 @@ def fit_and_score(
         train[TEXT].to_numpy(dtype=object), train[LABEL].to_numpy(dtype=object)
     )
     scores: dict = {}
+    predicted = {}
     for prefix, split in (("", test), ("val_", val)):
-        predicted = model.predict(split[TEXT].to_numpy(dtype=object))
-        for key, value in label_scores(split[LABEL].tolist(), list(predicted)).items():
+        predicted[prefix] = list(model.predict(split[TEXT].to_numpy(dtype=object)))
+        for key, value in label_scores(split[LABEL].tolist(), predicted[prefix]).items():
             scores[f"{prefix}{key}"] = value
-        if split is test:
-            scores["slices"] = slice_scores(split[LABEL].tolist(), list(predicted), test_slices)
+    scores["slices"] = slice_scores(test[LABEL].tolist(), predicted[""], test_slices)
     return scores
 
 
