@@ -4,7 +4,8 @@ A toy task where one keyword among filler words decides the class, trained with 
 two ways of scoring the attention pooling: from the contextual states alone (BiLSTM + attention
 output), or from the states with each step's own word embedding beside them (prodcat's model).
 Prints and saves, per variant and seed, the test accuracy and how often the keyword gets more
-weight than every filler word.
+weight than every filler word. With several pooling heads the weights are their mean, as in
+``prodcat predict --explain`` and the model card.
 
     python benchmarks/attention.py --out benchmarks/results/attention.json
 """
@@ -22,6 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras
 import numpy as np
 
+from prodcat.config import TrainConfig
 from prodcat.explain import attention_explainer
 from prodcat.model import Architecture, AttentionPooling, build_model, compile_model
 
@@ -53,14 +55,16 @@ def context_only(arch: Architecture) -> keras.Model:
         embedded
     )
     attended = keras.layers.Attention(use_scale=True)([states, states])
-    pooled = AttentionPooling(units=arch.lstm_units, name="attention_pooling")(attended)
+    pooled = AttentionPooling(
+        units=arch.lstm_units, heads=arch.attention_heads, name="attention_pooling"
+    )(attended)
     probabilities = keras.layers.Dense(arch.num_classes, activation="softmax")(pooled)
     return keras.Model(token_ids, probabilities)
 
 
-def measure(variant: str, seed: int) -> dict:
+def measure(variant: str, seed: int, heads: int) -> dict:
     keras.utils.set_random_seed(seed)
-    arch = Architecture(16, LENGTH, len(KEYWORDS), 16, 16, 0.1, "self", "attention")
+    arch = Architecture(16, LENGTH, len(KEYWORDS), 16, 16, 0.1, "self", "attention", heads)
     model = build_model(arch) if variant == "word_and_context" else context_only(arch)
     compile_model(model, learning_rate=0.01)
     train_ids, train_labels, _ = keyword_texts(600, seed=1)
@@ -72,6 +76,7 @@ def measure(variant: str, seed: int) -> dict:
     return {
         "variant": variant,
         "seed": seed,
+        "heads": heads,
         "accuracy": float((probabilities.argmax(axis=1) == test_labels).mean()),
         "keyword_wins": float((keyword > filler).mean()),
         "keyword_weight": round(float(keyword.mean()), 4),
@@ -82,10 +87,16 @@ def measure(variant: str, seed: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[7, 8, 9, 10])
+    parser.add_argument(
+        "--heads",
+        type=int,
+        default=TrainConfig().attention_heads,
+        help="heads of the attention pooling (default: train.attention_heads' default)",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/attention.json"))
     arguments = parser.parse_args()
     results = [
-        measure(variant, seed)
+        measure(variant, seed, arguments.heads)
         for variant in ("context_only", "word_and_context")
         for seed in arguments.seeds
     ]

@@ -122,6 +122,12 @@ class TrainConfig:
         "attention",
         "How attended states become one vector: learned 'attention' weights or 'average'.",
     )
+    attention_heads: int = _field(
+        8,
+        "Heads of the attention pooling, each with its own weights over the words; their "
+        "averages are concatenated (pooling: attention only). On the Myntra titles 8 heads "
+        "raised macro F1 by about 0.7 points over 1 (see README).",
+    )
     learning_rate: float = _field(
         0.006, "Adam learning rate for one replica (scaled by the replica count, see distribution)."
     )
@@ -161,7 +167,7 @@ class TrainConfig:
     )
 
     def __post_init__(self) -> None:
-        for name in ("embedding_dim", "lstm_units", "batch_size", "epochs"):
+        for name in ("embedding_dim", "lstm_units", "attention_heads", "batch_size", "epochs"):
             _check(getattr(self, name) >= 1, f"train.{name}", "must be at least 1")
         for name in ("intra_op_threads", "inter_op_threads"):
             _check(getattr(self, name) >= 0, f"train.{name}", "must be 0 (every core) or more")

@@ -17,15 +17,18 @@ from prodcat.config import AttentionKind, PoolingKind
 
 @keras.saving.register_keras_serializable(package="prodcat")
 class AttentionPooling(keras.layers.Layer):
-    """Learned additive attention over time steps, returning their weighted average.
+    """Learned additive attention over time steps, returning the weighted averages.
 
     Unlike plain average pooling it can single out the few words that decide a category (the
-    brand-free noun in "black leather ankle boots"); padded steps get zero weight.
+    brand-free noun in "black leather ankle boots"); padded steps get zero weight. With several
+    heads, each head learns its own weights and the heads' averages are concatenated, so a title
+    can be read through its noun, its brand and its qualifiers at once instead of one word.
     """
 
-    def __init__(self, units: int = 64, **kwargs) -> None:
+    def __init__(self, units: int = 64, heads: int = 1, **kwargs) -> None:
         super().__init__(**kwargs)
         self.units = units
+        self.heads = heads
         self.supports_masking = True
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
@@ -35,29 +38,34 @@ class AttentionPooling(keras.layers.Layer):
         )
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
         self.context = self.add_weight(
-            name="context", shape=(self.units, 1), initializer="glorot_uniform"
+            name="context", shape=(self.units, self.heads), initializer="glorot_uniform"
         )
 
-    def attention_weights(self, inputs, mask=None):
-        """Weight of each time step, shape ``(batch, time)``, summing to one over unmasked steps."""
+    def head_weights(self, inputs, mask=None):
+        """Weight of each time step for each head, ``(batch, time, heads)``, summing to one over
+        the unmasked steps of each head."""
         hidden = ops.tanh(ops.matmul(inputs, self.projection) + self.bias)
-        scores = ops.squeeze(ops.matmul(hidden, self.context), axis=-1)
+        scores = ops.matmul(hidden, self.context)
         if mask is not None:
-            scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
-        return ops.softmax(scores, axis=-1)
+            scores = ops.where(ops.expand_dims(mask, axis=-1), scores, ops.full_like(scores, -1e9))
+        return ops.softmax(scores, axis=1)
+
+    def attention_weights(self, inputs, mask=None):
+        """Weight of each time step, ``(batch, time)``: the heads' mean, itself summing to one."""
+        return ops.mean(self.head_weights(inputs, mask), axis=-1)
 
     def call(self, inputs, mask=None):
-        weights = self.attention_weights(inputs, mask)
-        return ops.sum(inputs * ops.expand_dims(weights, axis=-1), axis=1)
+        pooled = ops.einsum("bth,btf->bhf", self.head_weights(inputs, mask), inputs)
+        return ops.reshape(pooled, (-1, self.heads * inputs.shape[-1]))
 
     def compute_mask(self, inputs, mask=None) -> None:
         return None
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
-        return (input_shape[0], input_shape[-1])
+        return (input_shape[0], self.heads * input_shape[-1])
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "units": self.units}
+        return {**super().get_config(), "units": self.units, "heads": self.heads}
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,7 @@ class Architecture:
     dropout: float
     attention: AttentionKind
     pooling: PoolingKind
+    attention_heads: int
 
 
 def build_model(arch: Architecture) -> keras.Model:
@@ -94,7 +103,9 @@ def build_model(arch: Architecture) -> keras.Model:
         # with the word beside it the pooling singles out the word that decides the category,
         # and its weights explain the prediction.
         word_and_context = keras.layers.Concatenate(name="word_and_context")([attended, embedded])
-        pooled = AttentionPooling(units=arch.lstm_units, name="attention_pooling")(word_and_context)
+        pooled = AttentionPooling(
+            units=arch.lstm_units, heads=arch.attention_heads, name="attention_pooling"
+        )(word_and_context)
     else:  # masked: padding does not dilute the average
         pooled = keras.layers.GlobalAveragePooling1D(name="average_pooling")(attended)
     pooled = keras.layers.Dropout(arch.dropout, name="classifier_dropout")(pooled)

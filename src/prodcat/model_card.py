@@ -41,6 +41,14 @@ SLICE_NAMES = {
 }
 
 
+def _pooling(params: Mapping[str, str]) -> str:
+    """The pooling, with its head count when it is attention (runs before heads had none)."""
+    pooling, heads = params.get("train.pooling"), params.get("train.attention_heads")
+    if pooling == "attention" and heads is not None:
+        return f"attention pooling ({heads} heads)"
+    return f"{pooling} pooling"
+
+
 def _slice_table(slices: dict[str, dict], baseline_slices: dict[str, dict]) -> str:
     """Test accuracy on each slice of the test titles, beside the baseline's."""
     if not slices:
@@ -73,7 +81,7 @@ def render_model_card(facts: CardFacts) -> str:
         "## Model",
         f"Keras: embedding ({params.get('train.embedding_dim')}) → bidirectional LSTM "
         f"({params.get('train.lstm_units')} units) → {params.get('train.attention')} attention "
-        f"→ {params.get('train.pooling')} pooling → softmax over {report['classes']} categories.",
+        f"→ {_pooling(params)} → softmax over {report['classes']} categories.",
         "## Data",
         _table(
             ["", "value"],

@@ -58,6 +58,7 @@ def test_unknown_key_without_a_close_match_lists_the_known_keys() -> None:
         ({"experiment_name": 7}, r"train\.experiment_name is 7 \(int\); expected str"),
         ({"epochs": -1}, r"train\.epochs must be at least 1"),
         ({"batch_size": 0}, r"train\.batch_size must be at least 1"),
+        ({"attention_heads": 0}, r"train\.attention_heads must be at least 1"),
         ({"dropout": 1.0}, r"train\.dropout must be in \[0, 1\)"),
         ({"learning_rate": 0}, r"train\.learning_rate must be positive"),
         ({"patience": -1}, r"train\.patience must be 0 or more"),

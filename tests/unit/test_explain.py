@@ -22,6 +22,7 @@ def small_model(attention: str = "self", pooling: str = "attention", **sizes: in
             dropout=0.1,
             attention=attention,
             pooling=pooling,
+            attention_heads=sizes.get("attention_heads", 2),
         )
     )
 

@@ -149,6 +149,7 @@ def predictor() -> Predictor:
             dropout=0.0,
             attention="self",
             pooling="attention",
+            attention_heads=2,
         )
     )
     return Predictor(model, build_vectorizer(vocabulary, sequence_length=6), LABELS)

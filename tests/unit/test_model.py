@@ -26,6 +26,7 @@ def architecture(
         dropout=0.1,
         attention=attention,
         pooling=pooling,
+        attention_heads=3,
     )
 
 
@@ -70,33 +71,56 @@ def test_the_padding_embedding_is_never_used() -> None:
     np.testing.assert_allclose(np.asarray(model(TOKENS, training=False)), before, rtol=1e-6)
 
 
-def test_attention_weights_are_zero_on_padding_and_sum_to_one() -> None:
-    layer = AttentionPooling(units=4)
+@pytest.mark.parametrize("heads", [1, 3])
+def test_attention_weights_are_zero_on_padding_and_sum_to_one(heads: int) -> None:
+    layer = AttentionPooling(units=4, heads=heads)
     states = keras.random.normal((2, 5, 3), seed=1)
-    mask = np.array([[True, True, False, False, False], [True] * 5])
+    mask = ops.convert_to_tensor(np.array([[True, True, False, False, False], [True] * 5]))
     layer.build(states.shape)
-    weights = np.asarray(layer.attention_weights(states, ops.convert_to_tensor(mask)))
+    per_head = np.asarray(layer.head_weights(states, mask))
+    weights = np.asarray(layer.attention_weights(states, mask))
+    assert per_head.shape == (2, 5, heads)
     assert weights.shape == (2, 5)
-    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-6)
-    assert np.all(weights[0, 2:] == 0)
-    assert np.all(weights[0, :2] > 0)
-    assert np.all(weights[1] > 0)
+    for each in (per_head, weights):
+        np.testing.assert_allclose(each.sum(axis=1), 1.0, rtol=1e-6)
+        assert np.all(each[0, 2:] == 0)
+        assert np.all(each[0, :2] > 0)
+        assert np.all(each[1] > 0)
 
 
-def test_attention_pooling_ignores_what_padded_steps_hold() -> None:
-    layer = AttentionPooling(units=4)
+def test_attention_heads_weigh_the_words_differently() -> None:
+    layer = AttentionPooling(units=4, heads=2)
+    states = keras.random.normal((1, 5, 3), seed=3)
+    layer.build(states.shape)
+    per_head = np.asarray(layer.head_weights(states))
+    assert not np.allclose(per_head[..., 0], per_head[..., 1])
+
+
+@pytest.mark.parametrize("heads", [1, 3])
+def test_attention_pooling_ignores_what_padded_steps_hold(heads: int) -> None:
+    layer = AttentionPooling(units=4, heads=heads)
     states = keras.random.normal((1, 5, 3), seed=2)
     mask = ops.convert_to_tensor(np.array([[True, True, False, False, False]]))
     noisy = ops.concatenate([states[:, :2], 100 * ops.ones((1, 3, 3))], axis=1)
     pooled = np.asarray(layer(states, mask=mask))
-    assert pooled.shape == (1, 3)
+    assert pooled.shape == (1, 3 * heads)
     np.testing.assert_allclose(pooled, np.asarray(layer(noisy, mask=mask)), rtol=1e-5)
 
 
+def test_each_head_contributes_its_own_weighted_average_in_order() -> None:
+    """The output is head 0's average, then head 1's: what the classifier's weights rely on."""
+    layer = AttentionPooling(units=4, heads=2)
+    states = keras.random.normal((2, 5, 3), seed=4)
+    pooled = np.asarray(layer(states))
+    per_head = np.asarray(layer.head_weights(states))
+    expected = np.einsum("bth,btf->bhf", per_head, np.asarray(states)).reshape(2, 6)
+    np.testing.assert_allclose(pooled, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_attention_pooling_config_round_trips() -> None:
-    layer = AttentionPooling(units=7, name="pool")
+    layer = AttentionPooling(units=7, heads=5, name="pool")
     clone = AttentionPooling.from_config(layer.get_config())
-    assert (clone.units, clone.name) == (7, "pool")
+    assert (clone.units, clone.heads, clone.name) == (7, 5, "pool")
     assert clone.get_config() == layer.get_config()
 
 

@@ -106,3 +106,13 @@ def test_card_without_mistakes_or_baseline_says_so() -> None:
     assert "No test item was misclassified." in card
     assert "| 0.9000 | n/a | n/a |" not in card
     assert "| baseline: TF-IDF + LinearSVC, same split | n/a | n/a | n/a |" in card
+
+
+def test_card_names_the_attention_pooling_heads() -> None:
+    with_heads = {**PARAMS, "train.pooling": "attention", "train.attention_heads": "8"}
+    model = section(render_model_card(facts(params=with_heads)), "Model")
+    assert "self attention → attention pooling (8 heads) → softmax over 3 categories" in model
+    averaged = {**PARAMS, "train.pooling": "average", "train.attention_heads": "8"}
+    assert "→ average pooling → softmax" in section(
+        render_model_card(facts(params=averaged)), "Model"
+    )

@@ -203,7 +203,7 @@ def train_tiny(strategy: tf.distribute.Strategy | None) -> tuple[str, list[float
     replicas = strategy.num_replicas_in_sync if strategy else 1
     seed_everything(TINY.seed)
     with (strategy or tf.distribute.get_strategy()).scope():
-        architecture = Architecture(40, 12, 3, 8, 4, 0.0, "self", "attention")
+        architecture = Architecture(40, 12, 3, 8, 4, 0.0, "self", "attention", 2)
         model = compile_model(build_model(architecture), TINY.learning_rate * replicas)
     history = fit(model, train, val, TINY, [], strategy=strategy)
     return weights_fingerprint(model), history["loss"].tolist()
@@ -249,7 +249,8 @@ def test_the_learning_rate_is_reduced_after_each_epoch_without_a_better_validati
     train, val = tiny_data()
     seed_everything(config.seed)
     model = compile_model(
-        build_model(Architecture(40, 12, 3, 8, 4, 0.0, "self", "attention")), config.learning_rate
+        build_model(Architecture(40, 12, 3, 8, 4, 0.0, "self", "attention", 2)),
+        config.learning_rate,
     )
     history = fit(model, train, val, config, [])
     rates, losses = history["learning_rate"].tolist(), history["val_loss"].tolist()

@@ -378,6 +378,7 @@ def train_stage(params_path: Path, worker: bool) -> None:
                     dropout=config.dropout,
                     attention=config.attention,
                     pooling=config.pooling,
+                    attention_heads=config.attention_heads,
                 )
             ),
             learning_rate,
