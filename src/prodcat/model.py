@@ -21,8 +21,8 @@ class AttentionPooling(keras.layers.Layer):
 
     Unlike plain average pooling it can single out the few words that decide a category (the
     brand-free noun in "black leather ankle boots"); padded steps get zero weight. With several
-    heads, each head learns its own weights and the heads' averages are concatenated, so a title
-    can be read through its noun, its brand and its qualifiers at once instead of one word.
+    heads, each head learns its own weights and the heads' averages are concatenated, so the
+    classifier can draw on several words at once rather than one average.
     """
 
     def __init__(self, units: int = 64, heads: int = 1, **kwargs) -> None:

@@ -113,7 +113,10 @@ def test_each_head_contributes_its_own_weighted_average_in_order() -> None:
     states = keras.random.normal((2, 5, 3), seed=4)
     pooled = np.asarray(layer(states))
     per_head = np.asarray(layer.head_weights(states))
-    expected = np.einsum("bth,btf->bhf", per_head, np.asarray(states)).reshape(2, 6)
+    values = np.asarray(states)
+    expected = np.concatenate(
+        [(per_head[..., [head]] * values).sum(axis=1) for head in range(2)], axis=1
+    )
     np.testing.assert_allclose(pooled, expected, rtol=1e-5, atol=1e-6)
 
 
@@ -122,6 +125,13 @@ def test_attention_pooling_config_round_trips() -> None:
     clone = AttentionPooling.from_config(layer.get_config())
     assert (clone.units, clone.heads, clone.name) == (7, 5, "pool")
     assert clone.get_config() == layer.get_config()
+
+
+def test_a_layer_saved_before_heads_existed_loads_as_one_head() -> None:
+    layer = AttentionPooling.from_config({"name": "attention_pooling", "units": 4})
+    layer.build((None, 5, 3))
+    assert layer.heads == 1
+    assert tuple(layer.context.shape) == (4, 1)
 
 
 def test_attention_pooling_is_registered_for_safe_loading() -> None:
