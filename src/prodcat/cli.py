@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from prodcat.errors import UserError
+from prodcat.errors import UserError, caused_by_interrupt
 from prodcat.serving import DEFAULT_PORT, LOOPBACK
 
 logger = logging.getLogger("prodcat")
@@ -570,16 +570,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"prodcat: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("prodcat: interrupted; outputs left as they were", file=sys.stderr)
-        return 130
+        return interrupted()
     except Exception as error:
         from mlflow.exceptions import MlflowException
 
+        if caused_by_interrupt(error):
+            logger.debug("while stopping on Ctrl-C: %r", error)
+            return interrupted()
         if arguments.debug or not isinstance(error, MlflowException):
             raise
         print(f"prodcat: MLflow error: {error.message}", file=sys.stderr)
         return 1
     return 0
+
+
+def interrupted() -> int:
+    """Report Ctrl-C as a shell does: one line, exit status 128 + SIGINT."""
+    print("prodcat: interrupted; outputs left as they were", file=sys.stderr)
+    return 128 + signal.SIGINT
 
 
 if __name__ == "__main__":

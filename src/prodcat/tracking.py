@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import subprocess
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import mlflow
+from mlflow.entities import RunStatus
 
-from prodcat.errors import UserError
+from prodcat.errors import UserError, caused_by_interrupt
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +25,9 @@ DEFAULT_STORE = "mlflow.db"
 SQLITE_BUSY_TIMEOUT_SECONDS = 60
 HOST_TAG = "prodcat.host"
 PID_TAG = "prodcat.pid"
+# Code a Ctrl-C must not interrupt (see _interrupts_between_store_writes), and how long it waits.
+STORE_MODULES = ("sqlalchemy", "mlflow.store")
+INTERRUPT_RETRY_SECONDS = 0.05
 
 
 def tracking_uri(root: Path | None = None) -> str:
@@ -120,13 +127,60 @@ def _process_alive(pid: int) -> bool:
 
 @contextmanager
 def _ended_on_interrupt(active: mlflow.ActiveRun) -> Iterator[mlflow.ActiveRun]:
-    try:
-        with active as run:
-            yield run
+    """End the run FINISHED, FAILED on an error, or KILLED on Ctrl-C, which stays a Ctrl-C."""
+    with _interrupts_between_store_writes():
+        try:
+            yield active
             mlflow.flush_async_logging()
-    except KeyboardInterrupt:
-        mlflow.MlflowClient().set_terminated(active.info.run_id, status="KILLED")
-        raise
+        except BaseException as error:
+            if caused_by_interrupt(error):
+                _mark_killed(active.info.run_id)
+            else:
+                mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
+            raise
+        mlflow.end_run(RunStatus.to_string(RunStatus.FINISHED))
+
+
+def _mark_killed(run_id: str) -> None:
+    """Mark the run KILLED if the store lets us; else the next training does it."""
+    try:
+        mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
+    except mlflow.exceptions.MlflowException as error:
+        logger.warning(
+            "could not mark MLflow run %s KILLED (%s); the next training will",
+            run_id,
+            error.message,
+        )
+
+
+@contextmanager
+def _interrupts_between_store_writes() -> Iterator[None]:
+    """Hold Ctrl-C while the main thread is inside the tracking store's database layer.
+
+    Interrupted there, SQLAlchemy's session keeps its connection, and with it the SQLite
+    store's write lock, for the rest of the process: nothing could then mark the run KILLED.
+    Leaves a SIGINT handler other than Python's own alone (ignored in a background job).
+    """
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    signal.signal(signal.SIGINT, _interrupt_unless_in_store)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _interrupt_unless_in_store(signum: int, frame: FrameType | None) -> None:
+    """Raise KeyboardInterrupt, or send the signal again shortly if a store call is under way."""
+    while frame is not None:
+        if frame.f_globals.get("__name__", "").startswith(STORE_MODULES):
+            retry = threading.Timer(INTERRUPT_RETRY_SECONDS, os.kill, (os.getpid(), signum))
+            retry.daemon = True
+            retry.start()
+            return
+        frame = frame.f_back
+    raise KeyboardInterrupt
 
 
 # Files a running `dvc repro` rewrites itself; they do not make the code differ from the commit.

@@ -95,7 +95,7 @@ def test_ctrl_c_exits_cleanly_and_marks_the_run_killed(prepared: Workspace) -> N
     run_id = wait_for_an_epoch(prepared, training)
     training.send_signal(signal.SIGINT)
     _, stderr = training.communicate(timeout=120)
-    assert training.returncode == 130
+    assert training.returncode == 130, stderr[-4000:]
     assert "prodcat: interrupted" in stderr
     assert client_for(prepared).get_run(run_id).info.status == "KILLED"
     assert not (prepared.root / "models/model.keras").exists()
