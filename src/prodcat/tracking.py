@@ -159,9 +159,13 @@ def _interrupts_between_store_writes() -> Iterator[None]:
 
     Interrupted there, SQLAlchemy's session keeps its connection, and with it the SQLite
     store's write lock, for the rest of the process: nothing could then mark the run KILLED.
-    Leaves a SIGINT handler other than Python's own alone (ignored in a background job).
+    Leaves a SIGINT handler other than Python's own alone (ignored in a background job), and
+    does nothing off the main thread, where no handler can be set.
     """
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    if (
+        signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        or threading.current_thread() is not threading.main_thread()
+    ):
         yield
         return
     signal.signal(signal.SIGINT, _interrupt_unless_in_store)

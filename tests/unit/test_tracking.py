@@ -12,17 +12,23 @@ import mlflow
 import pytest
 import sqlalchemy
 
-from prodcat.tracking import training_run
+from prodcat.tracking import configure_tracking, training_run
 
 
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[mlflow.MlflowClient]:
-    """A real SQLite tracking store of the test's own."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    """A real SQLite tracking store of the test's own, set as an entry point sets it.
+
+    An earlier test in the same process may have set another URI: it is put back afterwards.
+    """
+    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    uri = configure_tracking()
     yield mlflow.MlflowClient(tracking_uri=uri)
     while mlflow.active_run():
         mlflow.end_run()
+    mlflow.set_tracking_uri(previous[0])
+    mlflow.set_registry_uri(previous[1])
 
 
 @contextmanager
@@ -36,8 +42,10 @@ def ctrl_c_inside_the_next_write() -> Iterator[None]:
             signal.raise_signal(signal.SIGINT)
 
     sqlalchemy.event.listen(sqlalchemy.engine.Engine, "before_cursor_execute", interrupt)
-    yield
-    sqlalchemy.event.remove(sqlalchemy.engine.Engine, "before_cursor_execute", interrupt)
+    try:
+        yield
+    finally:
+        sqlalchemy.event.remove(sqlalchemy.engine.Engine, "before_cursor_execute", interrupt)
     assert sent, "no statement ran: the test proved nothing"
 
 
