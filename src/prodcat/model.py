@@ -12,7 +12,7 @@ from pathlib import Path
 import keras
 from keras import ops
 
-from prodcat.config import AttentionKind, PoolingKind
+from prodcat.config import AttentionKind, PoolingKind, TrainConfig
 
 
 @keras.saving.register_keras_serializable(package="prodcat")
@@ -81,6 +81,23 @@ class Architecture:
     attention: AttentionKind
     pooling: PoolingKind
     attention_heads: int
+
+    @classmethod
+    def from_config(
+        cls, config: TrainConfig, vocabulary_size: int, sequence_length: int, num_classes: int
+    ) -> Architecture:
+        """The prepared data's shape with the ``train`` section's choices."""
+        return cls(
+            vocabulary_size=vocabulary_size,
+            sequence_length=sequence_length,
+            num_classes=num_classes,
+            embedding_dim=config.embedding_dim,
+            lstm_units=config.lstm_units,
+            dropout=config.dropout,
+            attention=config.attention,
+            pooling=config.pooling,
+            attention_heads=config.attention_heads,
+        )
 
 
 def build_model(arch: Architecture) -> keras.Model:

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from keras import ops
 
+from prodcat.config import TrainConfig
 from prodcat.model import Architecture, AttentionPooling, build_model, load_model
 
 VOCABULARY_SIZE = 30
@@ -28,6 +29,19 @@ def architecture(
         pooling=pooling,
         attention_heads=3,
     )
+
+
+def test_the_architecture_takes_the_data_shape_and_the_train_sections_choices() -> None:
+    config = TrainConfig(
+        embedding_dim=24,
+        lstm_units=12,
+        dropout=0.3,
+        attention="additive",
+        pooling="average",
+        attention_heads=5,
+    )
+    built = Architecture.from_config(config, vocabulary_size=50, sequence_length=7, num_classes=4)
+    assert built == Architecture(50, 7, 4, 24, 12, 0.3, "additive", "average", 5)
 
 
 @pytest.mark.parametrize(("attention", "pooling"), VARIANTS)

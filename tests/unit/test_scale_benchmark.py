@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.unit.benchmark_scripts import load_benchmark
 
-
-def load_scale():
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("scale", REPO / "benchmarks/scale.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-scale = load_scale()
+scale = load_benchmark("scale")
 
 CATALOG = pd.DataFrame(
     {

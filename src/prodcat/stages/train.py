@@ -369,16 +369,11 @@ def train_stage(params_path: Path, worker: bool) -> None:
     with strategy.scope():
         model = compile_model(
             build_model(
-                Architecture(
+                Architecture.from_config(
+                    config,
                     vocabulary_size=len(read_vocabulary(layout.VOCABULARY)),
                     sequence_length=train[0].shape[1],
                     num_classes=len(labels),
-                    embedding_dim=config.embedding_dim,
-                    lstm_units=config.lstm_units,
-                    dropout=config.dropout,
-                    attention=config.attention,
-                    pooling=config.pooling,
-                    attention_heads=config.attention_heads,
                 )
             ),
             learning_rate,
