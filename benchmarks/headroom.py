@@ -76,9 +76,10 @@ def best_blend(
     return max(itertools.product(NETWORK_WEIGHTS, TEMPERATURES), key=accuracy)
 
 
-def scores_of(label_ids: np.ndarray, probabilities: np.ndarray, labels: list[str]) -> dict:
+def scores_of(label_ids: np.ndarray, class_scores: np.ndarray, labels: list[str]) -> dict:
+    """Accuracy and F1 of the highest-scoring class: probabilities and decision values alike."""
     names = np.asarray(labels, dtype=object)
-    return label_scores(names[label_ids], names[probabilities.argmax(axis=1)])
+    return label_scores(names[label_ids], names[class_scores.argmax(axis=1)])
 
 
 def train_network(
@@ -128,15 +129,18 @@ def main() -> None:
     for section, name, value in arguments.set:
         params[section][name] = value
     source = str(arguments.data)
-    prepare = parse_section(PrepareConfig, "prepare", params["prepare"], source="params")
+    prepare_config = parse_section(PrepareConfig, "prepare", params["prepare"], source="params")
     baseline_config = parse_section(BaselineConfig, "baseline", params["baseline"], source="params")
     train_config = parse_section(TrainConfig, "train", params["train"], source="params")
     set_op_threads(train_config.intra_op_threads, train_config.inter_op_threads)
 
     catalog = read_catalog(
-        Path(prepare.path), prepare.text_column, prepare.label_column, prepare.encoding
+        Path(prepare_config.path),
+        prepare_config.text_column,
+        prepare_config.label_column,
+        prepare_config.encoding,
     )
-    prepared = prepare_catalog(catalog, prepare, source)
+    prepared = prepare_catalog(catalog, prepare_config, source)
     labels = prepared.labels
     label_ids = {split: prepared.arrays[split][1] for split in ("val", "test")}
 
