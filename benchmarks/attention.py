@@ -23,9 +23,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras
 import numpy as np
 
-from prodcat.config import TrainConfig
-from prodcat.explain import attention_explainer
-from prodcat.model import Architecture, AttentionPooling, build_model, compile_model
+from prodcat.core.config import TrainConfig
+from prodcat.core.explain import attention_explainer
+from prodcat.core.model import Architecture, AttentionPooling, build_model, compile_model
 
 LENGTH = 8
 FILLER = np.arange(2, 12)

@@ -146,7 +146,7 @@ def main() -> None:
         root = Path(folder)
         env = make_workspace(root, params)
         seconds = run_pipeline(root, env)
-        metrics = json.loads((root / "reports/metrics.json").read_text(encoding="utf-8"))
+        metrics = json.loads((root / "reports/evaluation.json").read_text(encoding="utf-8"))
         training = json.loads((root / "models/run.json").read_text(encoding="utf-8"))
         report = json.loads((root / "data/prepared/data_report.json").read_text(encoding="utf-8"))
         history = pd.read_csv(root / "reports/history.csv")

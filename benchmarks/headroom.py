@@ -30,13 +30,14 @@ from pathlib import Path
 import numpy as np
 from scipy.special import softmax
 
-from prodcat.config import BaselineConfig, PrepareConfig, TrainConfig, parse_section
-from prodcat.data import LABEL, TEXT, read_catalog
-from prodcat.metrics import label_scores
-from prodcat.model import Architecture, build_model, compile_model
-from prodcat.stages.baseline import build_baseline
-from prodcat.stages.prepare import PreparedData, prepare_catalog
-from prodcat.stages.train import fit, seed_everything, set_op_threads, steady_throughput
+from prodcat.core.config import BaselineConfig, PrepareConfig, TrainConfig, parse_section
+from prodcat.core.catalog import LABEL, TEXT
+from prodcat.core.metrics import label_scores
+from prodcat.core.model import Architecture, build_model, compile_model
+from prodcat.core.baseline import build_baseline
+from prodcat.core.preparation import PreparedData, prepare_catalog
+from prodcat.core.training import fit, seed_everything, set_op_threads, steady_throughput
+from prodcat.io.catalog import read_catalog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from catalog import (

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from prodcat import cli
+from prodcat.cli import main as cli
 
 REPO = Path(__file__).resolve().parents[2]
 HEADER = "description,category\n"

@@ -150,7 +150,7 @@ def test_a_locked_sqlite_store_is_waited_for_not_failed_on(tmp_path) -> None:
     writer = (
         "import sys, time, mlflow\n"
         "from pathlib import Path\n"
-        "from prodcat.tracking import tracking_uri\n"
+        "from prodcat.io.tracking import tracking_uri\n"
         "client = mlflow.MlflowClient(tracking_uri=tracking_uri(Path(sys.argv[1])))\n"
         "client.search_experiments()\n"
         "print('ready', flush=True)\n"

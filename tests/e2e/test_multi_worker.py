@@ -145,7 +145,7 @@ def test_two_workers_train_together_and_only_the_chief_writes(
     loaded = workspace.run(
         "python",
         "-c",
-        "from prodcat.model import load_model; "
+        "from prodcat.core.model import load_model; "
         "print(load_model('models/model.keras').output_shape[-1])",
     )
     assert loaded.stdout.strip().splitlines()[-1] == str(len(labels))

@@ -41,6 +41,7 @@ OUTPUTS = (
     "reports/history.csv",
     "reports/baseline.json",
     "reports/metrics.json",
+    "reports/evaluation.json",
     "reports/per_class.json",
     "reports/confusion.csv",
     "reports/confused_pairs.csv",
@@ -66,7 +67,13 @@ def labels_of(workspace: Workspace) -> list[str]:
 def test_repro_writes_every_output(pipeline: Workspace) -> None:
     missing = [path for path in OUTPUTS if not (pipeline.root / path).is_file()]
     assert not missing
-    metrics = read_json(pipeline, "reports/metrics.json")
+    headline = read_json(pipeline, "reports/metrics.json")
+    metrics = read_json(pipeline, "reports/evaluation.json")
+    # `dvc metrics show` lists a few flat numbers; the detail is in the evaluation report.
+    assert all(isinstance(value, float) for value in headline.values())
+    assert headline["accuracy"] == metrics["accuracy"]
+    assert headline["baseline_macro_f1"] == metrics["baseline"]["macro_f1"]
+    assert headline["lift_accuracy"] == metrics["lift"]["accuracy"]
     assert {"accuracy", "macro_f1", "weighted_f1", "loss", "baseline", "lift"} <= metrics.keys()
     assert 0 <= metrics["accuracy"] <= 1
     assert 0 <= metrics["baseline"]["macro_f1"] <= 1
@@ -99,7 +106,11 @@ def test_mlflow_run_holds_params_curves_metrics_and_data(pipeline: Workspace) ->
     assert run.info.status == "FINISHED"
     assert run.data.params["train.lstm_units"] == "8"
     assert run.data.params["prepare.path"] == "tests/fixtures/catalog.csv"
-    metrics = read_json(pipeline, "reports/metrics.json")
+    head = pipeline.run("git", "rev-parse", "HEAD").stdout.strip()
+    assert run.info.run_name.startswith(f"train {head[:8]} workspace ")
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    metrics = read_json(pipeline, "reports/evaluation.json")
     assert run.data.metrics["test_accuracy"] == pytest.approx(metrics["accuracy"])
     assert run.data.metrics["test_macro_f1"] == pytest.approx(metrics["macro_f1"])
     baseline = metrics["baseline"]["accuracy"]
@@ -119,7 +130,6 @@ def test_mlflow_run_holds_params_curves_metrics_and_data(pipeline: Workspace) ->
     assert any(item.path == "data" for item in client.list_artifacts(run_id))
     datasets = {entry.dataset.name for entry in run.inputs.dataset_inputs}
     assert datasets == {"catalog-train", "catalog-val", "catalog-test"}
-    head = pipeline.run("git", "rev-parse", "HEAD").stdout.strip()
     assert run.data.tags["git_commit"] == head
 
 
@@ -137,7 +147,7 @@ def test_export_registers_a_version_with_alias_and_lineage(pipeline: Workspace) 
     )
     assert version.tags["data.md5"] == data_hash
     assert version.tags["git_commit"] == pipeline.run("git", "rev-parse", "HEAD").stdout.strip()
-    metrics = read_json(pipeline, "reports/metrics.json")
+    metrics = read_json(pipeline, "reports/evaluation.json")
     assert float(version.tags["test_accuracy"]) == pytest.approx(metrics["accuracy"])
     assert version.tags["model_sha256"] == read_json(pipeline, "models/run.json")["model_sha256"]
     assert json.loads(version.tags["params"])["train.lstm_units"] == "8"
@@ -196,6 +206,7 @@ def test_second_repro_does_nothing(pipeline: Workspace) -> None:
 def test_predict_command_single_and_batch(pipeline: Workspace) -> None:
     labels = set(labels_of(pipeline))
     single = pipeline.run("prodcat", "predict", "waterproof hiking shoes for travel")
+    assert "model: models/export (the workspace's export; no 'champion' yet)" in single.stderr
     category, probability, text = single.stdout.strip().split("\t")
     assert category in labels
     assert 0 < float(probability) <= 1
@@ -236,16 +247,20 @@ def test_predict_explain_shows_each_word_with_its_attention(pipeline: Workspace)
 
 def test_model_card_describes_the_registered_version(pipeline: Workspace) -> None:
     card = (pipeline.root / "models/MODEL_CARD.md").read_text(encoding="utf-8")
-    metrics = read_json(pipeline, "reports/metrics.json")
+    metrics = read_json(pipeline, "reports/evaluation.json")
     report = read_json(pipeline, "data/prepared/data_report.json")
     assert f"| this model | {metrics['accuracy']:.4f} | {metrics['macro_f1']:.4f} |" in card
     assert report["source"]["md5"] in card
     assert "tests/fixtures/catalog.csv" in card
+    # The workspace's card leaves the commit out, so committing it never makes it stale; the
+    # registry's copy, the version's page in the MLflow UI, names the commit that trained it.
     head = pipeline.run("git", "rev-parse", "HEAD").stdout.strip()
-    assert head in card
+    assert head not in card
     registered = read_json(pipeline, "models/registered.json")
     version = client_for(pipeline).get_model_version("prodcat", registered["version"])
-    assert version.description == card  # the version's page in the MLflow UI shows the card
+    assert f"| git commit | `{head}` |" in version.description
+    assert f"`git checkout {head[:12]} && dvc repro`" in version.description
+    assert version.description.split("## Lineage")[0] == card.split("## Lineage")[0]
     logged = pipeline.root / "models/export/artifacts/MODEL_CARD.md"
     assert logged.read_text(encoding="utf-8") == card
 
@@ -278,8 +293,15 @@ def test_lineage_traces_a_version_and_its_commit_rebuilds_the_same_metrics(
     tags = client_for(pipeline).get_model_version("prodcat", version).tags
     assert f"git commit:    {commit}" in shown
     assert tags["data.md5"] in shown
-    assert "train.lstm_units: 8" in shown
-    assert "dvc.lock of the build:" in shown
+    assert len(shown.splitlines()) <= 12  # one screen; --full adds params and dvc.lock
+    full = pipeline.run("prodcat", "lineage", version, "--full").stdout
+    assert "train.lstm_units: 8" in full
+    after = full.split("dvc.lock of the build (its stages up to evaluate):\n")[1].splitlines()
+    block = [line.removeprefix("    ") for line in after if line.startswith("    ")]
+    recorded = yaml.safe_load("\n".join(block))
+    lock = yaml.safe_load((pipeline.root / "dvc.lock").read_text(encoding="utf-8"))
+    # Recorded while export ran: the stages that had finished, exactly as dvc.lock has them.
+    assert recorded["stages"] == {k: v for k, v in lock["stages"].items() if k != "export"}
     rebuild = shown.strip().splitlines()[-1]
     assert rebuild == f"rebuild: git checkout {commit} && dvc repro -f && dvc metrics show"
     clone = tmp_path / "rebuild"
@@ -287,7 +309,7 @@ def test_lineage_traces_a_version_and_its_commit_rebuilds_the_same_metrics(
     rebuilt = Workspace(root=clone, env=pipeline.env)
     rebuilt.run("git", "checkout", "--quiet", commit)
     rebuilt.run("dvc", "repro", "-f")
-    metrics = read_json(rebuilt, "reports/metrics.json")
+    metrics = read_json(rebuilt, "reports/evaluation.json")
     assert metrics["accuracy"] == pytest.approx(float(tags["test_accuracy"]))
     assert metrics["macro_f1"] == pytest.approx(float(tags["test_macro_f1"]))
 
@@ -322,12 +344,31 @@ def test_forced_reruns_give_identical_metrics_and_weights(pipeline: Workspace) -
 
 
 def test_experiments_and_plots(pipeline: Workspace) -> None:
+    client = client_for(pipeline)
     pipeline.run("git", "add", "--all")
     pipeline.run("git", "commit", "--quiet", "-m", "baseline run")
-    pipeline.run("dvc", "exp", "run", "-S", "train.epochs=2")
+    versions = len(client.search_model_versions("name = 'prodcat'"))
+    challenger = client.get_model_version_by_alias("prodcat", "challenger").version
+    pipeline.run("dvc", "exp", "run", "-S", "train.epochs=2", "--name", "two-epochs")
     shown = json.loads(pipeline.run("dvc", "exp", "show", "--json").stdout)
     trained_epochs = [train["epochs"] for train in _values_of(shown, "train")]
     assert 2 in trained_epochs  # the experiment, beside the committed baseline
+    # An experiment logs its run (named after it) and its model, but registers nothing.
+    assert len(client.search_model_versions("name = 'prodcat'")) == versions
+    assert client.get_model_version_by_alias("prodcat", "challenger").version == challenger
+    runs = client.search_runs(["1"], "attributes.run_name LIKE '% two-epochs %'")
+    assert len(runs) == 1
+    assert json.loads(runs[0].data.params["train.epochs"]) == 2
+    names = [run.info.run_name for run in client.search_runs(["1"])]
+    assert len(names) == len(set(names))  # never two runs of the same name
+    # Applied, it is registered when asked, and becomes the challenger.
+    pipeline.run("dvc", "exp", "apply", "two-epochs")
+    registered = pipeline.run("prodcat", "register")
+    assert "(alias challenger)" in registered.stdout
+    assert len(client.search_model_versions("name = 'prodcat'")) == versions + 1
+    new = client.get_model_version_by_alias("prodcat", "challenger")
+    assert new.run_id == runs[0].info.run_id
+    assert new.tags["model_sha256"] == read_json(pipeline, "models/run.json")["model_sha256"]
     pipeline.run("dvc", "plots", "show", "-o", "plots_out")
     page = (pipeline.root / "plots_out/index.html").read_text(encoding="utf-8")
     for plot in ("loss", "accuracy", "confusion", "per_class_f1"):
@@ -341,6 +382,8 @@ def test_experiments_and_plots(pipeline: Workspace) -> None:
         assert set(diff[plot][0]["revisions"]) == {"workspace", "HEAD"}, plot
     metrics = pipeline.run("dvc", "metrics", "show", "--json")
     assert "accuracy" in metrics.stdout
+    table = pipeline.run("dvc", "metrics", "show").stdout.splitlines()
+    assert max(len(line) for line in table) <= 160  # one readable table
 
 
 def _values_of(tree: object, key: str) -> list:

@@ -4,67 +4,37 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
 import requests
 
-from prodcat.serving import is_loopback, serve_command
+from prodcat.cli.serve import is_loopback, serve_command
 from tests.e2e.conftest import REPO, Workspace
+from tests.e2e.servers import free_port, listening_addresses, running
 
 pytestmark = pytest.mark.slow
 
 GOOD = {"dataframe_records": [{"description": "waterproof hiking shoes"}]}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+@pytest.fixture(scope="module")
+def served(pipeline: Workspace) -> Iterator[tuple[str, subprocess.Popen, int]]:
+    """The champion served on a free loopback port: its URL, process and port."""
+    pipeline.run("prodcat", "promote")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = ["prodcat", "serve", "--port", str(port)]
+    log = pipeline.root / "serve.log"
+    with running(command, f"{url}/ping", pipeline.root, pipeline.env, log) as process:
+        yield url, process, port
 
 
 @pytest.fixture(scope="module")
-def server(pipeline: Workspace) -> Iterator[str]:
-    """The champion served on a free loopback port; stopped whatever the tests do."""
-    pipeline.run("prodcat", "promote")
-    port = free_port()
-    log = pipeline.root / "serve.log"  # a file, not a pipe nobody reads that could fill up
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            ["prodcat", "serve", "--port", str(port)],
-            cwd=pipeline.root,
-            env=pipeline.env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while not _answers(f"{url}/ping"):
-            assert process.poll() is None, log.read_text()[-4000:]
-            assert time.monotonic() < deadline, "server did not start in 120 s"
-            time.sleep(0.5)
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).ok
-    except requests.ConnectionError:
-        return False
+def server(served: tuple[str, subprocess.Popen, int]) -> str:
+    return served[0]
 
 
 def invoke(url: str, body: object) -> requests.Response:
@@ -78,8 +48,9 @@ def labels_of(pipeline: Workspace) -> set[str]:
     return set(json.loads((pipeline.root / "data/prepared/labels.json").read_text()))
 
 
-def test_server_binds_loopback_only(server: str) -> None:
-    assert server.startswith("http://127.0.0.1:")
+def test_server_binds_loopback_only(served: tuple[str, subprocess.Popen, int]) -> None:
+    _, process, port = served
+    assert listening_addresses(process, port) == {"127.0.0.1"}
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -16,9 +14,10 @@ import psycopg
 import pytest
 import requests
 
-from prodcat.tracking_server import DATABASE, DATABASE_USER, Stack, tracking_stack
+from prodcat.dev.tracking_server import DATABASE, DATABASE_USER, Stack, tracking_stack
 from tests.e2e.conftest import Workspace, copy_workspace
-from tests.e2e.test_serve import _answers, free_port, invoke, labels_of
+from tests.e2e.servers import free_port, running
+from tests.e2e.test_serve import invoke, labels_of
 
 
 def _postgres_installed() -> bool:
@@ -116,33 +115,12 @@ def test_promote_list_and_serve_from_the_server(stack: Stack, team: Workspace) -
     listed = team.run("prodcat", "models").stdout
     assert "champion" in listed and "challenger" in listed
     port = free_port()
-    log = team.root / "serve.log"
-    with log.open("w") as sink:
-        server = subprocess.Popen(
-            ["prodcat", "serve", "--port", str(port)],
-            cwd=team.root,
-            env=team.env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while not _answers(f"{url}/ping"):
-            assert server.poll() is None, log.read_text()[-4000:]
-            assert time.monotonic() < deadline, "server did not start in 180 s"
-            time.sleep(0.5)
+    command = ["prodcat", "serve", "--port", str(port)]
+    with running(command, f"{url}/ping", team.root, team.env, team.root / "serve.log"):
         answer = invoke(url, {"dataframe_records": [{"description": "leather ankle boots"}]})
         assert answer.status_code == 200, answer.text
         assert answer.json()["predictions"][0]["category"] in labels_of(team)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
 
 
 def test_queued_experiments_run_in_parallel_against_the_server(

@@ -9,9 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import signal
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +18,7 @@ import requests
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.e2e.conftest import Workspace
-from tests.e2e.test_serve import free_port
+from tests.e2e.servers import free_port, running
 
 LOG = logging.getLogger(__name__)
 CHROMIUM = Path("/usr/bin/chromium")
@@ -64,47 +61,12 @@ def tracked(pipeline: Workspace) -> Iterator[Tracked]:
     """`mlflow server` over the pipeline's store on a free loopback port, stopped at the end."""
     pipeline.run("prodcat", "promote")
     port = free_port()
-    log = pipeline.root / "mlflow-server.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [
-                "mlflow",
-                "server",
-                "--backend-store-uri",
-                pipeline.tracking_uri,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=pipeline.root,
-            env=pipeline.env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while not _answers(f"{url}/health"):
-            assert process.poll() is None, log.read_text()[-4000:]
-            assert time.monotonic() < deadline, "mlflow server did not start in 120 s"
-            time.sleep(0.5)
+    command = ["mlflow", "server", "--backend-store-uri", pipeline.tracking_uri]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    log = pipeline.root / "mlflow-server.log"
+    with running(command, f"{url}/health", pipeline.root, pipeline.env, log):
         yield _what_is_tracked(url)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).ok
-    except requests.ConnectionError:
-        return False
 
 
 def _what_is_tracked(url: str) -> Tracked:

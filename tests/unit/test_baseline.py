@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prodcat.config import BaselineConfig
-from prodcat.stages.baseline import fit_and_score
-from prodcat.stages.evaluate import with_baseline
+from prodcat.core.baseline import fit_and_score
+from prodcat.core.config import BaselineConfig
+from prodcat.core.metrics import with_baseline
 
 
 def split(rows: list[tuple[str, str]]) -> pd.DataFrame:

@@ -3,15 +3,14 @@ from pathlib import Path
 
 import pytest
 
-from prodcat.config import (
+from prodcat.core.config import (
     SECTIONS,
     PrepareConfig,
     TrainConfig,
-    load_section,
     parse_section,
-    read_params,
 )
-from prodcat.errors import UserError
+from prodcat.core.errors import UserError
+from prodcat.io.params import load_section, read_params
 
 REPO = Path(__file__).parents[2]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from prodcat.errors import caused_by_interrupt
+from prodcat.core.errors import caused_by_interrupt
 
 
 def _cleanup_fails_during(interrupt: BaseException) -> None:

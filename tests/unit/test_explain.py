@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from prodcat.explain import attention_explainer, explanations, word_weights
-from prodcat.model import Architecture, build_model, compile_model
+from prodcat.core.explain import attention_explainer, explanations, word_weights
+from prodcat.core.model import Architecture, build_model, compile_model
 
 VARIANTS = [(a, p) for a in ("self", "additive") for p in ("attention", "average")]
 TOKENS = np.array([[5, 6, 7, 0, 0, 0], [9, 8, 7, 6, 5, 4], [3, 0, 0, 0, 0, 0]], dtype=np.int32)

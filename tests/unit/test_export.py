@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 from mlflow.types import DataType
 
-from prodcat.stages.export import input_example, model_signature
+from prodcat.serving.pyfunc import input_example, model_signature
 
 
 @pytest.mark.parametrize("top_k", [1, 3])

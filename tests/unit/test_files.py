@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from prodcat.files import atomic_path, read_json, write_json
+from prodcat.io.files import atomic_path, read_json, write_json
 
 
 def test_a_successful_write_replaces_the_file(tmp_path: Path) -> None:

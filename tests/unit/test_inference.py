@@ -4,17 +4,16 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
 
-from prodcat.inference import (
+from prodcat.core.model import Architecture, build_model
+from prodcat.core.text import OOV_TOKEN, PAD_TOKEN, build_vectorizer
+from prodcat.serving.predictor import Predictor, rank_categories
+from prodcat.serving.pyfunc import ProdcatModel
+from prodcat.serving.requests import (
     MAX_TEXT_CHARS,
     MAX_TEXTS_PER_REQUEST,
     InvalidInput,
-    Predictor,
-    ProdcatModel,
-    rank_categories,
     texts_from_request,
 )
-from prodcat.model import Architecture, build_model
-from prodcat.text import OOV_TOKEN, PAD_TOKEN, build_vectorizer
 
 LABELS = ("bags", "shoes", "tops")
 

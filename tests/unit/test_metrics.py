@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from prodcat.metrics import (
+from prodcat.core.metrics import (
     class_distribution,
     confusion_rows,
     flat_slice_metrics,

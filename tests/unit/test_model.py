@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-from prodcat.config import TrainConfig
-from prodcat.model import Architecture, AttentionPooling, build_model, load_model
+from prodcat.core.config import TrainConfig
+from prodcat.core.model import Architecture, AttentionPooling, build_model, load_model
 
 VOCABULARY_SIZE = 30
 SEQUENCE_LENGTH = 6

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from prodcat.model_card import CardFacts, render_model_card
+from prodcat.core.model_card import CardFacts, render_model_card
 
 REPORT = {
     "source": {"path": "data/raw/catalog.csv", "rows": 120, "md5": "abc123"},

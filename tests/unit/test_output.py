@@ -7,9 +7,10 @@ import sys
 
 import pytest
 
-from prodcat import cli
+from prodcat.cli import main as cli
+from prodcat.cli.predict import attention_bar
 
-IMPORT = "from prodcat.quiet import import_tensorflow_quietly; import_tensorflow_quietly()"
+IMPORT = "from prodcat.serving.quiet import import_tensorflow_quietly; import_tensorflow_quietly()"
 
 
 def import_stderr(level: str) -> str:
@@ -36,9 +37,8 @@ def test_tensorflow_start_up_notices_show_when_asked_for() -> None:
 @pytest.mark.slow
 def test_the_baseline_stage_runs_without_tensorflow() -> None:
     # The CLI imports TensorFlow (quietly) only for commands that need it: 10 s saved per run.
-    assert "baseline" not in cli.TENSORFLOW_COMMANDS
     code = (
-        "import sys; import prodcat.cli, prodcat.tracking, prodcat.stages.baseline; "
+        "import sys; import prodcat.cli.main, prodcat.io.tracking, prodcat.stages.baseline; "
         "print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -65,7 +65,7 @@ def test_verbose_and_quiet_exclude_each_other(capsys: pytest.CaptureFixture[str]
     [(0.0, ""), (1.0, "█" * 24), (0.5, "█" * 12), (0.0625, "█▌"), (1.7, "█" * 24)],
 )
 def test_attention_bar_length_follows_the_weight(weight: float, bar: str) -> None:
-    drawn = cli.attention_bar(weight)
+    drawn = attention_bar(weight)
     assert len(drawn) == 24
     assert drawn.rstrip() == bar
 
@@ -82,3 +82,28 @@ def test_mlflow_logs_follow_the_chosen_level(
     cli.quiet_libraries(level)
     assert os.environ["MLFLOW_LOGGING_LEVEL"] == mlflow_level
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["predict"],
+        ["predict", "--input", "missing.csv"],
+        ["predict", "--model", "no/such/dir", "boots"],
+        ["--params", "missing.yaml", "train"],
+        ["promote", "--version"],
+    ],
+)
+def test_usage_and_file_errors_answer_before_tensorflow_or_mlflow_load(argv: list[str]) -> None:
+    code = (
+        "import sys; from prodcat.cli.main import main\n"
+        "try:\n    status = main(sys.argv[1:])\n"
+        "except SystemExit as exit:\n    status = exit.code\n"
+        "loaded = sorted({'tensorflow', 'keras', 'mlflow'} & set(sys.modules))\n"
+        "print(status, loaded)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "2 []", done.stderr
+    assert "prodcat" in done.stderr and "Traceback" not in done.stderr

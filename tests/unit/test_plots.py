@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from prodcat.explain import Explanation, WordWeight
-from prodcat.plots import (
+from prodcat.core.explain import Explanation, WordWeight
+from prodcat.core.plots import (
     attention_heatmap,
     class_distribution_figure,
     confusion_figure,

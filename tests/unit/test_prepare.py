@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prodcat.config import PrepareConfig
-from prodcat.data import LABEL, TEXT
-from prodcat.errors import UserError
-from prodcat.stages.prepare import prepare_catalog
-from prodcat.text import OOV_ID
+from prodcat.core.catalog import LABEL, TEXT
+from prodcat.core.config import PrepareConfig
+from prodcat.core.errors import UserError
+from prodcat.core.preparation import prepare_catalog
+from prodcat.core.text import OOV_ID
 
 NOUNS = {"bags": "tote", "shoes": "boot", "tops": "shirt", "kitchen": "pan"}
 CONFIG = PrepareConfig(

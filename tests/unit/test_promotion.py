@@ -1,7 +1,7 @@
 import pytest
 
-from prodcat.config import PromoteConfig
-from prodcat.promotion import Contender, comparison_table, decide, render_table, same_test_data
+from prodcat.core.config import PromoteConfig
+from prodcat.core.promotion import Contender, comparison_table, decide, render_table, same_test_data
 
 
 def contender(version: str, macro_f1: float, accuracy: float = 0.9, data: str = "d1") -> Contender:

@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prodcat.text import (
+from prodcat.core.text import (
     OOV_ID,
     OOV_TOKEN,
     PAD_TOKEN,

@@ -12,7 +12,7 @@ import mlflow
 import pytest
 import sqlalchemy
 
-from prodcat.tracking import configure_tracking, training_run
+from prodcat.io.tracking import configure_tracking, training_run
 
 
 @pytest.fixture
@@ -50,19 +50,19 @@ def ctrl_c_inside_the_next_write() -> Iterator[None]:
 
 
 def test_a_run_that_completes_is_finished(store: mlflow.MlflowClient) -> None:
-    with training_run("prodcat", {}) as run:
+    with training_run("prodcat", {}, "test run") as run:
         mlflow.log_metric("loss", 0.5)
     assert store.get_run(run.info.run_id).info.status == "FINISHED"
 
 
 def test_an_error_marks_the_run_failed_and_propagates(store: mlflow.MlflowClient) -> None:
-    with pytest.raises(ValueError), training_run("prodcat", {}) as run:
+    with pytest.raises(ValueError), training_run("prodcat", {}, "test run") as run:
         raise ValueError("boom")
     assert store.get_run(run.info.run_id).info.status == "FAILED"
 
 
 def test_ctrl_c_between_writes_marks_the_run_killed(store: mlflow.MlflowClient) -> None:
-    with pytest.raises(KeyboardInterrupt), training_run("prodcat", {}) as run:
+    with pytest.raises(KeyboardInterrupt), training_run("prodcat", {}, "test run") as run:
         mlflow.log_metric("loss", 0.5)
         raise KeyboardInterrupt
     assert store.get_run(run.info.run_id).info.status == "KILLED"
@@ -71,7 +71,7 @@ def test_ctrl_c_between_writes_marks_the_run_killed(store: mlflow.MlflowClient) 
 def test_ctrl_c_inside_a_write_lands_after_it_and_marks_the_run_killed(
     store: mlflow.MlflowClient,
 ) -> None:
-    with pytest.raises(KeyboardInterrupt), training_run("prodcat", {}) as run:
+    with pytest.raises(KeyboardInterrupt), training_run("prodcat", {}, "test run") as run:
         with ctrl_c_inside_the_next_write():
             mlflow.log_metric("loss", 0.5)
         time.sleep(10)  # the held Ctrl-C arrives here, long before the end
@@ -83,7 +83,7 @@ def test_ctrl_c_inside_a_write_lands_after_it_and_marks_the_run_killed(
 def test_an_error_raised_while_ctrl_c_unwinds_still_marks_the_run_killed(
     store: mlflow.MlflowClient,
 ) -> None:
-    with pytest.raises(RuntimeError), training_run("prodcat", {}) as run:
+    with pytest.raises(RuntimeError), training_run("prodcat", {}, "test run") as run:
         try:
             raise KeyboardInterrupt
         finally:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from prodcat import tracking_server
-from prodcat.tracking_server import backend_store_uri, mlflow_server_command
+from prodcat.dev import tracking_server
+from prodcat.dev.tracking_server import backend_store_uri, mlflow_server_command
 
 
 def test_backend_store_is_the_local_postgres_database() -> None:

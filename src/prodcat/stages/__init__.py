@@ -1,1 +1,2 @@
-"""One thin entry point per DVC stage: read config and inputs, call pure code, write outputs."""
+"""One entry point per DVC stage: read its ``params.yaml`` section and inputs, call ``core``,
+write outputs and log to MLflow. Nothing here is a library: benchmarks and tests use ``core``."""

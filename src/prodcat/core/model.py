@@ -12,7 +12,7 @@ from pathlib import Path
 import keras
 from keras import ops
 
-from prodcat.config import AttentionKind, PoolingKind, TrainConfig
+from prodcat.core.config import AttentionKind, PoolingKind, TrainConfig
 
 
 @keras.saving.register_keras_serializable(package="prodcat")

@@ -1,7 +1,8 @@
-"""Typed, frozen configuration: one dataclass per ``params.yaml`` section, validated at load.
+"""Typed, frozen configuration: one dataclass per ``params.yaml`` section, validated when built.
 
 Every stage reads only its own section, so ``dvc.yaml`` can list exactly the params a stage uses.
-Field help lives in ``metadata["help"]``, beside the default it explains.
+Field help lives in ``metadata["help"]``, beside the default it explains. Reading the file is
+``prodcat.io.params``.
 """
 
 from __future__ import annotations
@@ -11,14 +12,9 @@ import difflib
 import types
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import yaml
-
-from prodcat.errors import UserError
-
-DEFAULT_PARAMS_PATH = Path("params.yaml")
+from prodcat.core.errors import UserError
 
 AttentionKind = Literal["self", "additive"]
 PoolingKind = Literal["attention", "average"]
@@ -201,6 +197,12 @@ class ExportConfig:
     registered_model_name: str = _field("prodcat", "Name of the model in the MLflow registry.")
     alias: str = _field("challenger", "Alias given to each newly registered version.")
     top_k: int = _field(3, "How many ranked categories the served model returns by default.")
+    register_experiments: bool = _field(
+        False,
+        "Whether a `dvc exp run` registers its model. False: the experiment logs the model to its "
+        "MLflow run only, and `prodcat register` registers it once applied, so throwaway "
+        "experiments neither fill the registry nor move the alias.",
+    )
 
     def __post_init__(self) -> None:
         _check(bool(self.registered_model_name.strip()), "export.registered_model_name", "is empty")
@@ -249,28 +251,6 @@ def _check(ok: bool, key: str, problem: str) -> None:
         raise UserError(f"{key} {problem}")
 
 
-def read_params(path: Path = DEFAULT_PARAMS_PATH) -> dict[str, Any]:
-    """Read the whole params file, checking only that it is a mapping of known sections."""
-    if not path.is_file():
-        raise UserError(f"{path}: params file not found; run from the repository root")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise UserError(f"{path}: not valid YAML ({error})") from error
-    if not isinstance(raw, dict):
-        raise UserError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
-    for name in raw:
-        if name not in SECTIONS:
-            raise UserError(f"{path}: unknown section '{name}'{_suggest(str(name), SECTIONS)}")
-    return raw
-
-
-def load_section(cls: type[ConfigT], name: str, path: Path = DEFAULT_PARAMS_PATH) -> ConfigT:
-    """Build one section's config object from ``params.yaml``."""
-    section = read_params(path).get(name) or {}
-    return parse_section(cls, name, section, source=str(path))
-
-
 def parse_section(
     cls: type[ConfigT], name: str, values: Any, source: str = "params.yaml"
 ) -> ConfigT:
@@ -281,7 +261,7 @@ def parse_section(
     hints = typing.get_type_hints(cls)
     for key in values:
         if key not in fields:
-            raise UserError(f"{source}: unknown key '{name}.{key}'{_suggest(str(key), fields)}")
+            raise UserError(f"{source}: unknown key '{name}.{key}'{suggest(str(key), fields)}")
     coerced = {
         key: _coerce(value, hints[key], f"{name}.{key}", source) for key, value in values.items()
     }
@@ -312,6 +292,6 @@ def _coerce(value: Any, expected: Any, key: str, source: str) -> Any:
     return value
 
 
-def _suggest(word: str, known: typing.Iterable[str]) -> str:
+def suggest(word: str, known: typing.Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(known), n=1)
     return f"; did you mean '{close[0]}'?" if close else f"; known: {', '.join(sorted(known))}"

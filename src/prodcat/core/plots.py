@@ -14,7 +14,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from prodcat.explain import Explanation
+    from prodcat.core.explain import Explanation
 
 MAX_LABELLED_CLASSES = 30  # beyond this, cell values would overlap: colours only
 

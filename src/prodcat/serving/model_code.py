@@ -6,6 +6,6 @@ at load time. It is not imported by the package.
 
 import mlflow
 
-from prodcat.inference import ProdcatModel
+from prodcat.serving.pyfunc import ProdcatModel
 
 mlflow.models.set_model(ProdcatModel())

@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from prodcat.errors import UserError
-from prodcat.serving import mlflow_executable
+from prodcat.core.errors import UserError
+from prodcat.io.tracking import mlflow_executable
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from prodcat.text import OOV_ID, PAD_ID
+from prodcat.core.text import OOV_ID, PAD_ID, normalize_text
 
 POOLING_LAYER = "attention_pooling"
 ATTENTION_LAYERS = ("self_attention", "additive_attention")
@@ -138,3 +138,27 @@ def explanations(
             )
         )
     return results
+
+
+def attention_sample(label_ids: np.ndarray, predicted_ids: np.ndarray, per_kind: int) -> np.ndarray:
+    """Row numbers of the first ``per_kind`` right and first ``per_kind`` wrong test items.
+
+    Fixed by the test split's order, so the same items are shown run after run.
+    """
+    right = np.flatnonzero(label_ids == predicted_ids)[:per_kind]
+    wrong = np.flatnonzero(label_ids != predicted_ids)[:per_kind]
+    return np.concatenate([right, wrong])
+
+
+def explain_sample(
+    model: keras.Model,
+    token_ids: np.ndarray,
+    texts: Sequence[str],
+    rows: np.ndarray,
+    labels: Sequence[str],
+) -> list[Explanation]:
+    """The attention of the model over the chosen test items."""
+    chosen = [texts[row] for row in rows]
+    probabilities, weights = attention_explainer(model)(token_ids[rows])
+    normalized = [normalize_text(text) for text in chosen]
+    return explanations(chosen, normalized, token_ids[rows], probabilities, weights, labels)

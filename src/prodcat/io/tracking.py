@@ -17,7 +17,7 @@ from typing import Any
 import mlflow
 from mlflow.entities import RunStatus
 
-from prodcat.errors import UserError, caused_by_interrupt
+from prodcat.core.errors import UserError, caused_by_interrupt
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +57,40 @@ def configure_tracking(root: Path | None = None) -> str:
     return uri
 
 
+# MLflow 3's UI opens an experiment of this kind on its training runs, not on the GenAI overview.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+# Set by `dvc exp run` in the stages' environment.
+DVC_EXPERIMENT_NAME = "DVC_EXP_NAME"
+
+
+def dvc_experiment() -> str | None:
+    """The DVC experiment this process runs in, if any."""
+    return os.environ.get(DVC_EXPERIMENT_NAME) or None
+
+
+def run_name(stage: str, commit: str) -> str:
+    """What the run is: stage, commit, DVC experiment and start time, e.g.
+    ``train 3f2a9c1d exp-bold-kiwi 2026-11-29T10:04:05Z``. MLflow's generated names repeat when
+    Python's random generator is seeded, as training does."""
+    from datetime import UTC, datetime
+
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    parts = [stage, commit.removesuffix("-dirty")[:8], dvc_experiment() or "workspace", started]
+    return " ".join(parts)
+
+
 @contextmanager
-def training_run(experiment_name: str, tags: Mapping[str, str]) -> Iterator[mlflow.ActiveRun]:
+def training_run(
+    experiment_name: str, tags: Mapping[str, str], name: str
+) -> Iterator[mlflow.ActiveRun]:
     """A new run; Ctrl-C marks it KILLED rather than leaving it RUNNING or calling it FAILED."""
     try:
         experiment = mlflow.set_experiment(experiment_name)
+        if experiment.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
+            mlflow.set_experiment_tag(EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
         end_orphaned_runs(experiment.experiment_id)
-        active = mlflow.start_run(tags={**tags, **_owner_tags()})
+        active = mlflow.start_run(run_name=name, tags={**tags, **_owner_tags()})
     except mlflow.exceptions.MlflowException as error:
         raise UserError(
             f"MLflow tracking store {mlflow.get_tracking_uri()} is not usable ({error.message}); "
@@ -211,3 +238,76 @@ def _git(arguments: list[str], root: Path | None) -> str:
 def flat_params(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
     """``{"prefix.key": value}``, the names ``dvc params diff`` also uses."""
     return {f"{prefix}.{key}": value for key, value in values.items()}
+
+
+def mlflow_executable() -> str:
+    """The ``mlflow`` installed next to this Python, so a server it starts runs in this
+    environment (with prodcat and its pinned packages); else whichever is on PATH."""
+    import sys
+
+    beside_python = Path(sys.executable).with_name("mlflow")
+    return str(beside_python) if beside_python.is_file() else "mlflow"
+
+
+def log_training_setup(config: Any, report: Mapping[str, Any], replicas: int) -> None:
+    """The run's params (``train.*``, ``prepare.*`` and the scaled batch and learning rate), the
+    data report, and each prepared split as an MLflow dataset with its digest."""
+    import dataclasses
+    import warnings
+
+    import pandas as pd
+
+    from prodcat.io import layout
+
+    mlflow.log_params(
+        {
+            **flat_params("train", dataclasses.asdict(config)),
+            **flat_params("prepare", report["params"]),
+            "train.num_replicas": replicas,
+            "train.global_batch_size": config.batch_size * replicas,
+            "train.effective_learning_rate": config.learning_rate * replicas,
+        }
+    )
+    mlflow.log_dict(dict(report), "data/data_report.json")
+    for split, context in (("train", "training"), ("val", "validation"), ("test", "testing")):
+        texts = pd.read_csv(layout.split_texts(split), dtype=str, keep_default_na=False)
+        with warnings.catch_warnings():  # MLflow finds two equal sources for a local path
+            warnings.simplefilter("ignore", UserWarning)
+            dataset = mlflow.data.from_pandas(
+                texts, source=report["source"]["path"], targets="label", name=f"catalog-{split}"
+            )
+        mlflow.log_input(dataset, context=context)
+
+
+BASELINE_SCORES = ("accuracy", "macro_f1")
+
+
+def log_evaluation(evaluation: Any, plots_dir: Path) -> None:
+    """An ``Evaluation``'s scores, tables and attention sample into the active run, and the
+    pictures already written to ``plots_dir`` (logging the files, not drawing them again)."""
+    from prodcat.core.metrics import flat_slice_metrics
+
+    summary = evaluation.summary
+    mlflow.log_metrics(
+        {
+            **{f"test_{key}": value for key, value in summary.items() if _is_number(value)},
+            **{f"baseline_test_{key}": summary["baseline"][key] for key in BASELINE_SCORES},
+            **flat_slice_metrics("test_", summary["slices"]),
+            **flat_slice_metrics("baseline_test_", summary["baseline"]["slices"]),
+        }
+    )
+    mlflow.log_dict(evaluation.per_class, "evaluation/per_class.json")
+    for name in ("confused_pairs", "class_distribution"):
+        mlflow.log_table(evaluation.tables[name], f"evaluation/{name}.json")
+    mlflow.log_dict(
+        [
+            item.as_dict() | {"actual": truth}
+            for item, truth in zip(evaluation.sample, evaluation.sample_truth, strict=True)
+        ],
+        "evaluation/attention_sample.json",
+    )
+    mlflow.log_artifacts(str(plots_dir), "evaluation")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prodcat.config import PromoteConfig
-from prodcat.errors import UserError
+from prodcat.core.config import PromoteConfig
+from prodcat.core.errors import UserError
 
 COMPARED_METRICS = ("accuracy", "macro_f1", "weighted_f1")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -9,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 
 @contextmanager
@@ -51,3 +54,34 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     elif path.exists():
         path.unlink()
+
+
+def file_md5(path: Path) -> str:
+    """The same content hash DVC records for a file in ``dvc.lock``."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_array(array: np.ndarray, path: Path) -> None:
+    """One array as ``.npy``: NumPy's own format, loaded without pickle and memory-mappable."""
+    with path.open("wb") as handle:
+        np.save(handle, array, allow_pickle=False)
+
+
+def read_encoded(
+    paths: tuple[Path, Path], memory_map: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(token_ids, label_ids)`` of one split, from the two files of ``layout.split_arrays``.
+
+    Memory-mapped, the arrays stay on disk and only the rows read are paged in, so a split larger
+    than the RAM can still be streamed.
+    """
+    token_path, label_path = paths
+    mode = "r" if memory_map else None
+    return (
+        np.load(token_path, mmap_mode=mode, allow_pickle=False),
+        np.load(label_path, mmap_mode=mode, allow_pickle=False),
+    )

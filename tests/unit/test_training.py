@@ -1,5 +1,5 @@
 import dataclasses
-import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -7,25 +7,19 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from prodcat.config import TrainConfig
-from prodcat.data import read_encoded, write_array
-from prodcat.errors import UserError
-from prodcat.model import Architecture, build_model, compile_model
-from prodcat.stages import train as train_stage
-from prodcat.stages.train import (
+from prodcat.core import training
+from prodcat.core.config import TrainConfig
+from prodcat.core.model import Architecture, build_model, compile_model
+from prodcat.core.training import (
     TrainingThroughput,
-    check_role,
-    choose_strategy,
     class_weights,
-    cluster_task,
     fit,
-    is_chief,
-    scaled_hyperparameters,
     seed_everything,
     steady_throughput,
     streamed_batches,
     weights_fingerprint,
 )
+from prodcat.io.files import read_encoded, write_array
 
 
 def test_no_weighting_by_default() -> None:
@@ -35,101 +29,6 @@ def test_no_weighting_by_default() -> None:
 def test_balanced_weights_are_inverse_to_class_frequency() -> None:
     weights = class_weights(np.array([0, 0, 0, 1]), "balanced")
     assert weights == pytest.approx({0: 4 / (2 * 3), 1: 4 / (2 * 1)})
-
-
-def tf_config(task_type: str, index: int, chief: bool = False) -> str:
-    cluster: dict[str, list[str]] = {"worker": ["127.0.0.1:20001", "127.0.0.1:20002"]}
-    if chief:
-        cluster["chief"] = ["127.0.0.1:20000"]
-    return json.dumps({"cluster": cluster, "task": {"type": task_type, "index": index}})
-
-
-def test_cluster_task_reads_type_and_index() -> None:
-    assert cluster_task(tf_config("worker", 1)) == ("worker", 1)
-    assert cluster_task(None) is None
-    assert cluster_task("") is None
-
-
-@pytest.mark.parametrize(
-    "broken",
-    ["not json", '{"cluster": {}}', tf_config("worker", 2), tf_config("ps", 0)],
-)
-def test_an_unusable_tf_config_is_refused(broken: str) -> None:
-    with pytest.raises(UserError, match="TF_CONFIG"):
-        cluster_task(broken)
-
-
-@pytest.mark.parametrize(
-    ("config", "chief"),
-    [
-        (tf_config("worker", 0), True),  # no chief task: worker 0 acts as chief
-        (tf_config("worker", 1), False),
-        (tf_config("chief", 0, chief=True), True),
-        (tf_config("worker", 0, chief=True), False),  # a named chief outranks worker 0
-        (None, True),
-    ],
-)
-def test_chief_is_the_chief_task_or_else_worker_zero(config: str | None, chief: bool) -> None:
-    assert is_chief("multi_worker", config) is chief
-
-
-@pytest.mark.parametrize("distribution", ["none", "mirrored"])
-def test_a_single_process_is_always_the_chief(distribution: str) -> None:
-    assert is_chief(distribution, tf_config("worker", 1))
-
-
-def test_strategy_choice() -> None:
-    assert choose_strategy("none", None) is tf.distribute.get_strategy
-    assert choose_strategy("mirrored", None) is tf.distribute.MirroredStrategy
-    chosen = choose_strategy("multi_worker", tf_config("worker", 1))
-    assert chosen is tf.distribute.MultiWorkerMirroredStrategy
-
-
-def test_multi_worker_without_tf_config_is_refused() -> None:
-    with pytest.raises(UserError, match="'multi_worker' but TF_CONFIG is not set"):
-        choose_strategy("multi_worker", None)
-
-
-@pytest.mark.parametrize(
-    ("distribution", "config", "worker", "message"),
-    [
-        ("none", tf_config("worker", 1), True, "train-worker` needs 'multi_worker'"),
-        ("multi_worker", None, True, "TF_CONFIG is not set"),
-        ("multi_worker", None, False, "TF_CONFIG is not set"),
-        ("multi_worker", tf_config("worker", 0), True, r"run `prodcat train` \(or `dvc repro`\)"),
-        ("multi_worker", tf_config("worker", 1), False, "run `prodcat train-worker` here"),
-    ],
-)
-def test_a_launch_in_the_wrong_role_is_refused(
-    distribution: str, config: str | None, worker: bool, message: str
-) -> None:
-    with pytest.raises(UserError, match=message):
-        check_role(distribution, config, worker)  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    ("distribution", "config", "worker"),
-    [
-        ("none", None, False),
-        ("mirrored", None, False),
-        ("multi_worker", tf_config("worker", 0), False),
-        ("multi_worker", tf_config("worker", 1), True),
-        ("multi_worker", tf_config("worker", 0, chief=True), True),
-    ],
-)
-def test_a_launch_in_the_right_role_passes(
-    distribution: str, config: str | None, worker: bool
-) -> None:
-    check_role(distribution, config, worker)  # type: ignore[arg-type]
-
-
-def test_batch_and_learning_rate_scale_linearly_with_replicas() -> None:
-    assert scaled_hyperparameters(16, 0.01, 2) == (32, pytest.approx(0.02))
-    assert scaled_hyperparameters(32, 0.003, 8) == (256, pytest.approx(0.024))
-
-
-def test_one_replica_keeps_the_values_exactly() -> None:
-    assert scaled_hyperparameters(32, 0.003, 1) == (32, 0.003)
 
 
 def test_streamed_batches_cover_every_row_shard_by_data_and_shuffle_by_seed(
@@ -217,9 +116,9 @@ def test_one_replica_mirrored_strategy_changes_no_weight_given_the_same_batches(
     Shuffling is turned off here: ``experimental_distribute_dataset`` rewrites the input graph,
     which gives the seeded shuffle another order than the same dataset read directly.
     """
-    unshuffled = train_stage.streamed_batches
+    unshuffled = training.streamed_batches
     monkeypatch.setattr(
-        train_stage,
+        training,
         "streamed_batches",
         lambda arrays, batch, seed, shuffle: unshuffled(arrays, batch, seed, False),
     )
@@ -263,3 +162,17 @@ def test_the_learning_rate_is_reduced_after_each_epoch_without_a_better_validati
         expected = rates[epoch] if improved else rates[epoch] * 0.5
         assert rates[epoch + 1] == pytest.approx(expected), epoch
     assert rates[-1] < rates[0]  # the plateau was reached at least once
+
+
+def test_fitting_raises_no_keras_warning() -> None:
+    """Keras warns when an epoch runs into the end of a dataset of unknown length, and when
+    ``shuffle`` is left on for a ``tf.data`` input: both are settled where the data is made."""
+    train, val = tiny_data()
+    seed_everything(TINY.seed)
+    model = compile_model(
+        build_model(Architecture(40, 12, 3, 8, 4, 0.0, "self", "attention", 2)), 0.01
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        fit(model, train, val, dataclasses.replace(TINY, epochs=2), [])
+    assert not [str(w.message) for w in caught if issubclass(w.category, UserWarning)]

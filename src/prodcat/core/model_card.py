@@ -21,7 +21,9 @@ class CardFacts:
     confused_pairs: pd.DataFrame  # actual, predicted, count, share_of_actual
     run_id: str
     model_sha256: str
-    git_commit: str
+    # The registry's copy names the commit that trained the model; the workspace copy leaves it
+    # out, so committing it never makes it stale.
+    git_commit: str | None = None
     weakest: int = 5
 
 
@@ -156,15 +158,23 @@ def render_model_card(facts: CardFacts) -> str:
             ]
         ),
         "## Lineage",
-        _table(
-            ["", "value"],
-            [
-                ["git commit", f"`{facts.git_commit}`"],
-                ["MLflow run", f"`{facts.run_id}`"],
-                ["weights sha256", f"`{facts.model_sha256}`"],
-                ["data md5", f"`{report['source']['md5']}`"],
-                ["rebuild", f"`git checkout {facts.git_commit[:12]} && dvc repro`"],
-            ],
-        ),
+        _table(["", "value"], _lineage_rows(facts)),
     ]
     return "\n\n".join(section for section in sections if section) + "\n"
+
+
+def _lineage_rows(facts: CardFacts) -> list[list[str]]:
+    rows = [
+        ["MLflow run", f"`{facts.run_id}`"],
+        ["weights sha256", f"`{facts.model_sha256}`"],
+        ["data md5", f"`{facts.data_report['source']['md5']}`"],
+    ]
+    if facts.git_commit is None:
+        rows.append(["git commit", "on the registered version: `prodcat lineage VERSION`"])
+    else:
+        commit = facts.git_commit.removesuffix("-dirty")[:12]
+        rows += [
+            ["git commit", f"`{facts.git_commit}`"],
+            ["rebuild", f"`git checkout {commit} && dvc repro`"],
+        ]
+    return rows

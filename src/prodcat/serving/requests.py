@@ -1,4 +1,7 @@
-"""Raw text in, category out: the predictor and the MLflow pyfunc adapter around it."""
+"""What a request may hold, checked before the model runs: the texts, their types and sizes.
+
+MLflow's scoring server turns :class:`InvalidInput` into HTTP 400 with the message.
+"""
 
 from __future__ import annotations
 
@@ -6,37 +9,18 @@ import functools
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
-
-from prodcat.quiet import import_tensorflow_quietly
-from prodcat.text import (
-    build_vectorizer,
-    encode_texts,
-    normalize_text,
-    read_labels,
-    read_vocabulary,
-)
-
-if TYPE_CHECKING:
-    from prodcat.explain import Explainer, Explanation
 
 logger = logging.getLogger(__name__)
 
 TEXT_FIELD = "description"
 MAX_TEXTS_PER_REQUEST = 5000
 MAX_TEXT_CHARS = 5000
-ARTIFACT_MODEL = "model"
-ARTIFACT_VOCABULARY = "vocabulary"
-ARTIFACT_LABELS = "labels"
-ARTIFACT_MODEL_CARD = "model_card"
 
 
 class InvalidInput(MlflowException):
@@ -44,80 +28,6 @@ class InvalidInput(MlflowException):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
-
-
-@dataclass(frozen=True)
-class Predictor:
-    """The trained network with the vocabulary and label map it was trained with."""
-
-    model: Any  # keras.Model
-    vectorizer: Any  # keras.layers.TextVectorization
-    labels: tuple[str, ...]
-
-    @classmethod
-    def from_files(cls, model_path: Path, vocabulary_path: Path, labels_path: Path) -> Predictor:
-        from prodcat.model import load_model
-
-        model = load_model(model_path)
-        vocabulary = read_vocabulary(vocabulary_path)
-        return cls(
-            model=model,
-            vectorizer=build_vectorizer(vocabulary, sequence_length=model.input_shape[1]),
-            labels=tuple(read_labels(labels_path)),
-        )
-
-    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        """Class probabilities, shape ``(len(texts), len(labels))``."""
-        token_ids = encode_texts(self.vectorizer, [normalize_text(text) for text in texts])
-        return np.asarray(self.model.predict_on_batch(token_ids))
-
-    def predict(self, texts: Sequence[str], top_k: int) -> pd.DataFrame:
-        return rank_categories(self.probabilities(texts), self.labels, top_k)
-
-    @functools.cached_property
-    def _explainer(self) -> Explainer:
-        from prodcat.explain import attention_explainer
-
-        return attention_explainer(self.model)
-
-    def explain(self, texts: Sequence[str]) -> tuple[np.ndarray, list[Explanation]]:
-        """Class probabilities and, per text, the attention weight of each word.
-
-        The explaining model is built on first use, so plain predictions never pay for it.
-        """
-        from prodcat.explain import explanations
-
-        normalized = [normalize_text(text) for text in texts]
-        token_ids = encode_texts(self.vectorizer, normalized)
-        probabilities, weights = self._explainer(token_ids)
-        explained = explanations(texts, normalized, token_ids, probabilities, weights, self.labels)
-        return probabilities, explained
-
-    def predict_explained(self, texts: Sequence[str], top_k: int, top_words: int) -> pd.DataFrame:
-        """:meth:`predict` plus an ``attention`` column: the ``top_words`` most attended words."""
-        probabilities, explained = self.explain(texts)
-        ranked = rank_categories(probabilities, self.labels, top_k)
-        ranked["attention"] = [item.as_dict(top_words)["words"] for item in explained]
-        return ranked
-
-
-def rank_categories(probabilities: np.ndarray, labels: Sequence[str], top_k: int) -> pd.DataFrame:
-    """The best category, its probability, and the ``top_k`` best with theirs, per row."""
-    k = max(1, min(top_k, len(labels)))
-    order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
-    ranked = [
-        [{"category": labels[i], "probability": float(row[i])} for i in best]
-        for row, best in zip(probabilities, order, strict=True)
-    ]
-    return pd.DataFrame(
-        {
-            "category": [labels[best[0]] for best in order],
-            "probability": [
-                float(row[best[0]]) for row, best in zip(probabilities, order, strict=True)
-            ],
-            "top_k": ranked,
-        }
-    )
 
 
 def texts_from_request(model_input: Any) -> list[str]:
@@ -232,39 +142,3 @@ def install_request_guard() -> bool:
     server.infer_and_parse_data = guarded  # type: ignore[attr-defined]
     logger.debug("request guard active: non-text '%s' values get HTTP 400", TEXT_FIELD)
     return True
-
-
-class ProdcatModel(mlflow.pyfunc.PythonModel):
-    """The pyfunc adapter: MLflow loads it from code (no pickle) and calls it by keyword."""
-
-    def __init__(self) -> None:
-        self._predictor: Predictor | None = None
-
-    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
-        import_tensorflow_quietly()
-        self._predictor = Predictor.from_files(
-            Path(context.artifacts[ARTIFACT_MODEL]),
-            Path(context.artifacts[ARTIFACT_VOCABULARY]),
-            Path(context.artifacts[ARTIFACT_LABELS]),
-        )
-        install_request_guard()
-
-    def predict(
-        self,
-        context: mlflow.pyfunc.PythonModelContext,
-        model_input: pd.DataFrame,
-        params: dict[str, Any] | None = None,
-    ) -> pd.DataFrame:
-        if self._predictor is None:
-            raise RuntimeError("load_context was not called")
-        params = params or {}
-        top_k = int(params.get("top_k", 3))
-        if top_k < 1:
-            raise InvalidInput(f"top_k is {top_k}; expected 1 or more")
-        top_words = int(params.get("explain", 0))
-        if top_words < 0:
-            raise InvalidInput(f"explain is {top_words}; expected 0 (off) or a number of words")
-        texts = texts_from_request(model_input)
-        if top_words:
-            return self._predictor.predict_explained(texts, top_k, top_words)
-        return self._predictor.predict(texts, top_k)

@@ -17,12 +17,19 @@ MODEL = Path("models/model.keras")
 TRAINING_RUN = Path("models/run.json")
 HISTORY = Path("reports/history.csv")
 
-METRICS = Path("reports/metrics.json")
+METRICS = Path("reports/metrics.json")  # the headline, flat: what `dvc metrics show` lists
+EVALUATION = Path("reports/evaluation.json")  # every score, slices and the baseline's included
 PER_CLASS = Path("reports/per_class.json")
 CONFUSION = Path("reports/confusion.csv")
 CONFUSED_PAIRS = Path("reports/confused_pairs.csv")
 PER_CLASS_F1 = Path("reports/per_class_f1.csv")
 CLASS_DISTRIBUTION = Path("reports/class_distribution.csv")
+REPORT_TABLES = {
+    "confusion": CONFUSION,
+    "per_class_f1": PER_CLASS_F1,
+    "confused_pairs": CONFUSED_PAIRS,
+    "class_distribution": CLASS_DISTRIBUTION,
+}
 PLOTS_DIR = Path("reports/plots")  # PNGs: the same pictures the MLflow run shows
 
 MODEL_CARD = Path("models/MODEL_CARD.md")

@@ -1,0 +1,1 @@
+"""The ``prodcat`` command, one module per command group."""

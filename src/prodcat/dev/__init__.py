@@ -1,0 +1,1 @@
+"""Team tooling that never ships with a model: a local PostgreSQL + MLflow server stack."""

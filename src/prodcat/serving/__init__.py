@@ -1,0 +1,1 @@
+"""What the exported model runs: raw text in, category out. Ships with the model, with ``core``."""
