@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import requests
 
-# The target on 2 CPU cores: single-text p50 and batch throughput of the served model.
+# The serving target on 2 CPU cores: single-text p50 and batch throughput of the served model.
 TARGET = {"p50_ms": 15.0, "texts_per_second": 5000.0}
 
 FALLBACK_TEXTS = (

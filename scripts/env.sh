@@ -1,16 +1,18 @@
-# Sourced by scripts/repro.sh and scripts/test.sh: a virtual environment with prodcat installed,
-# created on first use and refreshed when pyproject.toml changes. Needs only Python 3.11 and git.
+# Sourced by scripts/repro.sh and scripts/test.sh: a virtual environment with prodcat installed at
+# the exact versions of requirements.lock, created on first use and refreshed when the lock or
+# pyproject.toml changes. Needs only Python 3.11 and git.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 VENV=${VENV:-.venv}
-stamp="$VENV/.prodcat-installed-$(sha256sum pyproject.toml | cut -c1-16)"
+stamp="$VENV/.prodcat-installed-$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "prodcat: setting up $VENV (first run takes a few minutes)..." >&2
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+  "$VENV/bin/python" -m pip install --quiet -r requirements.lock
+  "$VENV/bin/python" -m pip install --quiet --no-deps -e .
   rm -f "$VENV"/.prodcat-installed-* && touch "$stamp"
 fi
 

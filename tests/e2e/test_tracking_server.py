@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -132,7 +133,17 @@ def test_queued_experiments_run_in_parallel_against_the_server(
     sizes = ("4", "6", "12")
     for units in sizes:
         team.run("dvc", "exp", "run", "--queue", "-S", f"train.lstm_units={units}")
-    team.run("dvc", "queue", "start", "-j", "2")
+    # The queue's workers outlive the command: give it a file, not a pipe they would hold open.
+    with (team.root / "queue.log").open("w") as log:
+        subprocess.run(
+            ["dvc", "queue", "start", "-j", "2"],
+            cwd=team.root,
+            env=team.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=True,
+            timeout=120,
+        )
     deadline = time.monotonic() + 1200
     try:
         while True:
