@@ -18,6 +18,12 @@ PAD_TOKEN = ""
 OOV_TOKEN = "[UNK]"
 PAD_ID, OOV_ID = 0, 1  # their places at the head of every vocabulary (see fit_vocabulary)
 _WORD_CATEGORIES = frozenset("LNM")  # letters, numbers and marks (vowel signs, accents)
+# In ASCII the word characters are the letters and digits, and NFKC changes nothing: one byte
+# translation does for most titles what the per-character loop below does for any.
+_ASCII = bytes(range(128))
+_ASCII_WORDS = bytes.maketrans(
+    _ASCII, bytes(code if chr(code).isalnum() else 32 for code in _ASCII.lower())
+)
 
 
 def normalize_text(text: str) -> str:
@@ -26,6 +32,8 @@ def normalize_text(text: str) -> str:
     Accents and non-Latin letters are kept (they carry meaning in product names); punctuation,
     symbols and emoji become word breaks.
     """
+    if text.isascii():
+        return " ".join(text.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split())
     folded = unicodedata.normalize("NFKC", text).casefold()
     kept = "".join(
         char if unicodedata.category(char)[0] in _WORD_CATEGORIES else " " for char in folded
@@ -103,6 +111,11 @@ def vocabulary_slices(token_ids: np.ndarray) -> dict[str, np.ndarray]:
     """
     unknown = np.any(token_ids == OOV_ID, axis=1)
     return {"unknown_words": unknown, "known_words": ~unknown}
+
+
+def known_words(vocabulary: Sequence[str]) -> frozenset[str]:
+    """The words a vocabulary holds, without its padding and out-of-vocabulary tokens."""
+    return frozenset(vocabulary) - {PAD_TOKEN, OOV_TOKEN}
 
 
 def write_vocabulary(vocabulary: Sequence[str], path: Path) -> None:
