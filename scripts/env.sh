@@ -10,7 +10,7 @@ if [ ! -f "$stamp" ]; then
   echo "prodcat: setting up $VENV (first run takes a few minutes)..." >&2
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+  "$VENV/bin/python" -m pip install --quiet -e ".[dev,spark]"
   rm -f "$VENV"/.prodcat-installed-* && touch "$stamp"
 fi
 

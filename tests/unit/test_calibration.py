@@ -126,7 +126,11 @@ def test_the_report_compares_before_and_after_and_draws_the_coverage_curve() -> 
     assert curve["coverage"].iloc[0] == 1.0
 
 
-def test_coverage_curve_leaves_out_thresholds_that_accept_nothing() -> None:
-    curve = coverage_curve(np.array([0.5, 0.6]), np.array([True, False]), steps=10)
-    assert curve["threshold"].max() == 0.6
-    assert curve.loc[curve["threshold"] == 0.6, "accuracy"].item() == 0.0
+def test_coverage_curve_steps_through_the_coverage_at_seen_confidences() -> None:
+    confidence = np.linspace(0.5, 1.0, 1000)
+    correct = confidence > 0.6
+    curve = coverage_curve(confidence, correct, steps=10)
+    assert len(curve) == 11
+    np.testing.assert_allclose(np.diff(curve["coverage"]), -0.1, atol=0.002)
+    assert set(curve["threshold"]) <= {round(value, 6) for value in confidence}
+    assert curve["accuracy"].iloc[-1] == 1.0

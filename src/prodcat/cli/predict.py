@@ -23,6 +23,7 @@ WORKSPACE_MODEL = Path("models/export")
 
 
 CHUNK_ROWS = 8192
+SHOWN_CHARS = 200  # of a text that could not be scored, in the table
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -149,12 +150,18 @@ def predict_texts(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def table_line(category: Any, probability: float, needs_review: bool, text: Any) -> str:
-    """``category<TAB>probability<TAB>review|auto<TAB>text``: the review mark says whether a
-    person should check the prediction (below the model's review threshold)."""
+def table_line(
+    category: Any, probability: float, needs_review: bool, text: Any, error: Any = None
+) -> str:
+    """``category<TAB>probability<TAB>auto|review<TAB>text``: ``review`` marks a prediction a
+    person should check (below the model's review threshold); a row that could not be scored
+    shows ``-`` and ``error: why`` instead, with its text shortened."""
+    if isinstance(error, str):
+        shown = str(text)
+        shown = shown if len(shown) <= SHOWN_CHARS else shown[:SHOWN_CHARS] + "…"
+        return f"-\t-\terror: {error}\t{shown}"
     mark = "review" if needs_review else "auto"
-    shown = "-" if category is None or probability != probability else f"{probability:.3f}"
-    return f"{category or '-'}\t{shown}\t{mark}\t{text}"
+    return f"{category}\t{probability:.3f}\t{mark}\t{text}"
 
 
 def predict_file(arguments: argparse.Namespace) -> int:
@@ -189,9 +196,9 @@ def score_batch(
     if total is None and hasattr(source, "row_count"):
         total = source.row_count()
     counts = stream_scores(arguments, scorer, chunks, total, statistics, print_rows)
-    where = f"to {arguments.output}" if arguments.output else ""
+    where = f" to {arguments.output}" if arguments.output else ""
     logger.info(
-        "scored %d rows %s: %d auto-accepted, %d to review (%d could not be scored)",
+        "scored %d rows%s: %d auto-accepted, %d to review (%d could not be scored)",
         counts["rows"],
         where,
         counts["rows"] - counts["review"],
@@ -249,15 +256,28 @@ def stream_scores(
                     print(("  " if first else ", ") + json.dumps(record, ensure_ascii=False))
                     first = False
             else:
-                for row in scored.itertuples(index=False):
-                    text = getattr(row, arguments.text_column, None)
-                    print(table_line(row.category, row.probability, row.needs_review, text))
+                for text, category, probability, review, error in zip(
+                    scored[text_column_after(scored, arguments.text_column)],
+                    scored["category"],
+                    scored["probability"],
+                    scored["needs_review"],
+                    scored["error"],
+                    strict=True,
+                ):
+                    print(table_line(category, probability, review, text, error))
             progress.update(len(scored))
         if arguments.json and writer is None and print_rows:
             print("]")
     if counts["rows"] == 0:
         raise UserError(f"{arguments.input}: no rows to score")
     return counts
+
+
+def text_column_after(scored: Any, text_column: str) -> str:
+    """The text column's name in the scored table (renamed if it clashed with an output)."""
+    from prodcat.serving.batch import renamed_inputs
+
+    return renamed_inputs([text_column]).get(text_column, text_column)
 
 
 def batch_scorer(model: Any, uri: str) -> Any:  # -> serving.batch.BatchScorer
@@ -281,8 +301,8 @@ def predict_with_spark(arguments: argparse.Namespace) -> int:
     from prodcat.io.spark import score_with_spark
 
     model_uri = arguments.model or default_model(arguments.params)
-    rows = score_with_spark(model_uri, arguments.input, arguments.output, arguments.text_column)
-    print(f"wrote {rows} predictions to {arguments.output}")
+    score_with_spark(model_uri, arguments.input, arguments.output, arguments.text_column)
+    print(f"wrote the predictions to {arguments.output}/ (Spark part files)")
     return 0
 
 

@@ -169,24 +169,27 @@ def accepted_at(
 
 
 def coverage_curve(confidence: np.ndarray, correct: np.ndarray, steps: int = 100) -> pd.DataFrame:
-    """Coverage and accuracy of the accepted predictions at thresholds 0, 1/steps, ..., 1.
-
-    Thresholds where nothing is accepted are left out (no accuracy to show).
-    """
+    """Coverage and accuracy of the accepted predictions at ``steps + 1`` thresholds, taken at
+    the quantiles of ``confidence`` so the points step evenly through the coverage (where the
+    confidences crowd near 1, a fixed grid would put most points on one spot)."""
     confidence = np.asarray(confidence, dtype=np.float64)
     correct = np.asarray(correct, dtype=bool)
+    if not len(confidence):
+        return pd.DataFrame(columns=["threshold", "coverage", "accuracy"])
+    thresholds = np.unique(
+        np.quantile(confidence, np.linspace(0.0, 1.0, steps + 1), method="lower")
+    )
     rows = []
-    for threshold in np.round(np.linspace(0.0, 1.0, steps + 1), 6):
+    for threshold in thresholds:
         accepted = confidence >= threshold
         count = int(np.count_nonzero(accepted))
-        if count:
-            rows.append(
-                {
-                    "threshold": round(float(threshold), 4),
-                    "coverage": round(count / len(confidence), 6),
-                    "accuracy": round(float(correct[accepted].mean()), 6),
-                }
-            )
+        rows.append(
+            {
+                "threshold": round(float(threshold), 6),
+                "coverage": round(count / len(confidence), 6),
+                "accuracy": round(float(correct[accepted].mean()), 6),
+            }
+        )
     return pd.DataFrame(rows, columns=["threshold", "coverage", "accuracy"])
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-LENGTH_BINS = 10  # quantile bins of the training titles' word counts
+LENGTH_BINS = 10  # quantile bins of the reference titles' word counts
 PSI_FLOOR = 1e-4  # share given to an empty bin, so one empty bin cannot make the index infinite
 OTHER = "(other categories)"
 
@@ -128,7 +128,6 @@ class BatchStatistics:
 
 
 def reference_statistics(
-    train_texts: Sequence[str],
     val_texts: Sequence[str],
     known_words: Collection[str],
     val_categories: Sequence[str],
@@ -136,24 +135,23 @@ def reference_statistics(
     val_needs_review: np.ndarray,
     labels: Sequence[str],
 ) -> dict[str, Any]:
-    """What a batch is compared with, from normalised texts and the calibrated predictions.
+    """What a batch is compared with: the validation split, from its normalised texts and the
+    model's calibrated predictions on them.
 
-    The length distribution is the training split's; the unknown-word share and the prediction
-    statistics are the validation split's, because on the titles it was fitted on a model knows
-    every word and is over-sure of itself.
+    The validation split is drawn from the same catalog as the training split but was never
+    fitted: like a new batch, it holds words the model never learned, and the model is no surer
+    of it than of new titles. The training split itself would understate both.
     """
-    train_lengths = word_counts(train_texts)
-    edges = length_edges(train_lengths)
+    lengths = word_counts(val_texts)
+    edges = length_edges(lengths)
     batch = BatchStatistics(length_edges=edges)
     batch.add(val_texts, known_words, val_categories, val_confidence, val_needs_review)
     summary = batch.summary()
     return {
-        "train_rows": len(train_texts),
-        "val_rows": len(val_texts),
+        "split": "val",
+        "rows": len(val_texts),
         "length_edges": edges,
-        "length_shares": _rounded(
-            length_histogram(train_lengths, edges) / max(1, len(train_lengths))
-        ),
+        "length_shares": summary["length_shares"],
         "unknown_word_share": summary["unknown_word_share"],
         "category_shares": {label: summary["category_shares"].get(label, 0.0) for label in labels},
         "mean_confidence": summary["mean_confidence"],

@@ -68,13 +68,13 @@ def evaluate(
     history: pd.DataFrame,
     config: EvaluateConfig,
     val: tuple[np.ndarray, np.ndarray],
-    reference_texts: Mapping[str, Sequence[str]],
+    val_texts: Sequence[str],
     known_words: frozenset[str],
 ) -> Evaluation:
     """Score ``model`` on the test ids and labels, beside the baseline's scores on the same rows.
 
-    ``val`` (token and label ids) fits the calibration; ``reference_texts`` (the normalised
-    ``train`` and ``val`` texts) and the vocabulary's ``known_words`` give the drift reference.
+    ``val`` (token and label ids) fits the calibration; with ``val_texts`` (normalised) and the
+    vocabulary's ``known_words`` it gives the drift reference.
     """
     token_ids, label_ids = test
     probabilities = model.predict(token_ids, batch_size=config.batch_size, verbose=0)
@@ -93,8 +93,7 @@ def evaluate(
     val_calibrated = calibration.probabilities(val_probabilities)
     val_confidence = val_calibrated.max(axis=1)
     reference = reference_statistics(
-        reference_texts["train"],
-        reference_texts["val"],
+        val_texts,
         known_words,
         [labels[best] for best in val_calibrated.argmax(axis=1)],
         val_confidence,

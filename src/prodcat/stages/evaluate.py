@@ -27,7 +27,7 @@ def main(params_path: Path) -> None:
     config = load_section(EvaluateConfig, "evaluate", params_path)
     labels = read_labels(layout.LABELS)
     test = read_encoded(layout.split_arrays("test"))
-    texts = {split: split_texts(split) for split in layout.SPLITS}
+    texts = {split: split_texts(split) for split in ("val", "test")}
     logger.info("scoring %d test items", len(test[1]))
     evaluation = evaluate(
         load_model(layout.MODEL),
@@ -39,7 +39,7 @@ def main(params_path: Path) -> None:
         pd.read_csv(layout.HISTORY),
         config,
         read_encoded(layout.split_arrays("val")),
-        texts,
+        texts["val"],
         known_words(read_vocabulary(layout.VOCABULARY)),
     )
     write_json(evaluation.calibration.as_dict(), layout.CALIBRATION)
