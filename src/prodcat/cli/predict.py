@@ -197,10 +197,14 @@ def score_batch(
         total = source.row_count()
     counts = stream_scores(arguments, scorer, chunks, total, statistics, print_rows)
     where = f" to {arguments.output}" if arguments.output else ""
+    seconds = max(counts.pop("seconds"), 1e-9)
     logger.info(
-        "scored %d rows%s: %d auto-accepted, %d to review (%d could not be scored)",
+        "scored %d rows%s in %.1f s (%d titles/s): %d auto-accepted, %d to review "
+        "(%d could not be scored)",
         counts["rows"],
         where,
+        seconds,
+        counts["rows"] / seconds,
         counts["rows"] - counts["review"],
         counts["review"] - counts["errors"],
         counts["errors"],
@@ -227,50 +231,80 @@ def stream_scores(
     total: int | None,
     statistics: Any,
     print_rows: bool = True,
-) -> dict[str, int]:
-    """Score chunk by chunk into the output file or stdout; count rows, reviews and errors."""
+) -> dict[str, Any]:
+    """Score chunk by chunk into the output file or stdout; count rows, reviews and errors, and
+    the seconds it took (the model already loaded).
+
+    The next chunk is read, and the last one written, on other threads while the network scores
+    the current one: TensorFlow releases the GIL, so parsing and formatting text overlap with it.
+    Chunks are written in order, and at most three are in memory at once.
+    """
+    import time
+    from concurrent.futures import ThreadPoolExecutor
     from contextlib import nullcontext
 
     from tqdm import tqdm
 
     from prodcat.io.tables import table_writer
 
-    counts = {"rows": 0, "review": 0, "errors": 0}
+    counts: dict[str, Any] = {"rows": 0, "review": 0, "errors": 0}
+    started = time.perf_counter()
     target = table_writer(arguments.output) if arguments.output else nullcontext(None)
     progress = tqdm(total=total, unit=" titles", disable=None, file=sys.stderr, smoothing=0.1)
-    first = True
-    with target as writer, progress:
-        if arguments.json and writer is None and print_rows:
-            print("[")
-        for chunk in chunks:
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="prodcat-io")
+    chunks = iter(chunks)
+    with target as writer, progress, pool:
+        emit = row_emitter(arguments, writer, print_rows)
+        reading, writing = pool.submit(next, chunks, None), None
+        while (chunk := reading.result()) is not None:
+            reading = pool.submit(next, chunks, None)
             scored = scorer.score(chunk, arguments.text_column, statistics)
             counts["rows"] += len(scored)
             counts["review"] += int(scored["needs_review"].sum())
             counts["errors"] += int(scored["error"].notna().sum())
-            if writer is not None:
-                writer.write(scored)
-            elif not print_rows:
-                pass
-            elif arguments.json:
-                for record in json.loads(scored.to_json(orient="records", force_ascii=False)):
-                    print(("  " if first else ", ") + json.dumps(record, ensure_ascii=False))
-                    first = False
-            else:
-                for text, category, probability, review, error in zip(
-                    scored[text_column_after(scored, arguments.text_column)],
-                    scored["category"],
-                    scored["probability"],
-                    scored["needs_review"],
-                    scored["error"],
-                    strict=True,
-                ):
-                    print(table_line(category, probability, review, text, error))
+            if writing is not None:
+                writing.result()
+            writing = pool.submit(emit, scored)
             progress.update(len(scored))
-        if arguments.json and writer is None and print_rows:
-            print("]")
+        if writing is not None:
+            writing.result()
+        emit(None)
     if counts["rows"] == 0:
         raise UserError(f"{arguments.input}: no rows to score")
+    counts["seconds"] = time.perf_counter() - started
     return counts
+
+
+def row_emitter(arguments: argparse.Namespace, writer: Any, print_rows: bool) -> Any:
+    """Where scored chunks go: the output file, stdout as JSON records or table lines, or
+    nowhere. Called with None once the last chunk is out."""
+    as_json = arguments.json and writer is None and print_rows
+    started = False
+
+    def emit(scored: Any) -> None:
+        nonlocal started
+        if scored is None:
+            if as_json:
+                print("[]" if not started else "]")
+            return
+        if writer is not None:
+            writer.write(scored)
+        elif as_json:
+            for record in json.loads(scored.to_json(orient="records", force_ascii=False)):
+                print(("[ " if not started else ", ") + json.dumps(record, ensure_ascii=False))
+                started = True
+        elif print_rows:
+            for text, category, probability, review, error in zip(
+                scored[text_column_after(scored, arguments.text_column)],
+                scored["category"],
+                scored["probability"],
+                scored["needs_review"],
+                scored["error"],
+                strict=True,
+            ):
+                print(table_line(category, probability, review, text, error))
+
+    return emit
 
 
 def text_column_after(scored: Any, text_column: str) -> str:

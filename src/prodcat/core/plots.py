@@ -219,7 +219,16 @@ def drift_figure(report: dict) -> Figure:
     names = [check["name"] for check in report["checks"]]
     ratios = [check["value"] / check["limit"] for check in report["checks"]]
     colours = ["tab:red" if check["crossed"] else "tab:green" for check in report["checks"]]
-    checks.barh(names, ratios, color=colours)
+    shown = [min(ratio, 3.0) for ratio in ratios]  # past 3 times its limit, the bar is cut
+    checks.barh(names, shown, color=colours)
+    for row, check in enumerate(report["checks"]):
+        checks.text(
+            min(shown[row], 2.2) + 0.05,
+            row,
+            f"{check['value']:+.3f} / {check['limit']}",
+            va="center",
+        )
+    checks.set_xlim(0, 3.2)
     checks.axvline(1.0, color="black", linestyle="--", label="limit")
     checks.invert_yaxis()
     checks.set_xlabel("value / limit (over 1: drifted)")
@@ -257,7 +266,7 @@ def _paired_bars(
     positions = np.arange(len(names))
     width = 0.4
     draw = axes.barh if horizontal else axes.bar
-    draw(positions - width / 2, reference, width, label="reference (training data)")
+    draw(positions - width / 2, reference, width, label="reference (validation split)")
     draw(positions + width / 2, batch, width, label="batch")
     if horizontal:
         axes.set_yticks(positions, names, fontsize=7)

@@ -40,18 +40,23 @@ def spark_session(app_name: str = "prodcat-predict") -> Any:  # -> pyspark.sql.S
 
 
 def read_table(spark: Any, path: Path) -> Any:
-    """A Spark DataFrame of a CSV (every cell text, as written) or Parquet file or folder."""
+    """A Spark DataFrame of a CSV (every cell text, as written) or Parquet file or folder.
+
+    A CSV cannot tell a missing cell from an empty one, and Spark reads both as null: they
+    become empty text, as in-process reading has them.
+    """
     from prodcat.io.tables import table_format
 
     if table_format(path) == "parquet":
         return spark.read.parquet(str(path))
-    return (
+    frame = (
         spark.read.option("header", True)
         .option("multiLine", True)
         .option("escape", '"')
         .option("encoding", "UTF-8")
         .csv(str(path))
     )
+    return frame.na.fill("")
 
 
 def row_error_column(frame: Any, text_column: str) -> Any:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from prodcat.core.calibration import Calibration
 from prodcat.core.text import (
+    Vectorizer,
     build_vectorizer,
     encode_texts,
     normalize_text,
@@ -32,7 +33,7 @@ class Predictor:
     evaluated with."""
 
     model: Any  # keras.Model
-    vectorizer: Any  # keras.layers.TextVectorization
+    vectorizer: Vectorizer
     labels: tuple[str, ...]
     calibration: Calibration = field(default_factory=Calibration)
 
