@@ -157,7 +157,8 @@ def test_exported_model_predicts_raw_text(pipeline: Workspace) -> None:
     texts = ["Waterproof leather HIKING boots, ankle support!", "café crème mug 🙂", "zzz qqq"]
     local = mlflow.pyfunc.load_model(str(pipeline.root / "models/export"))
     predictions = local.predict(pd.DataFrame({"description": texts}))
-    assert list(predictions.columns) == ["category", "probability", "top_k"]
+    assert list(predictions.columns) == ["category", "probability", "top_k", "needs_review"]
+    assert predictions["needs_review"].dtype == bool
     assert set(predictions["category"]) <= set(labels_of(pipeline))
     assert predictions["probability"].between(0, 1).all()
     for row in predictions.itertuples():
@@ -207,9 +208,10 @@ def test_predict_command_single_and_batch(pipeline: Workspace) -> None:
     labels = set(labels_of(pipeline))
     single = pipeline.run("prodcat", "predict", "waterproof hiking shoes for travel")
     assert "model: models/export (the workspace's export; no 'champion' yet)" in single.stderr
-    category, probability, text = single.stdout.strip().split("\t")
+    category, probability, review, text = single.stdout.strip().split("\t")
     assert category in labels
     assert 0 < float(probability) <= 1
+    assert review in ("auto", "review")
     assert text == "waterproof hiking shoes for travel"
     batch_in = pipeline.root / "batch.csv"
     pd.DataFrame({"description": ["red cotton t-shirt", "stainless steel pan"]}).to_csv(
@@ -228,7 +230,7 @@ def test_predict_command_single_and_batch(pipeline: Workspace) -> None:
 def test_predict_explain_shows_each_word_with_its_attention(pipeline: Workspace) -> None:
     text = "waterproof hiking shoes for travel"
     shown = pipeline.run("prodcat", "predict", "--explain", text).stdout.splitlines()
-    category, probability, echoed = shown[0].split("\t")
+    category, probability, _, echoed = shown[0].split("\t")
     assert category in labels_of(pipeline) and echoed == text
     assert 0 < float(probability) <= 1
     rows = [line.removesuffix("(unknown word)").split() for line in shown[1:]]
@@ -278,10 +280,15 @@ def test_predict_command_user_errors_are_one_line(pipeline: Workspace) -> None:
         empty = pipeline.run("prodcat", "predict", text, check=False)
         assert empty.returncode == 2
         assert empty.stderr.strip().splitlines()[-1].endswith(f"item 0 {reason}")
-    pd.DataFrame({"description": ["boot " * 200_000]}).to_csv(pipeline.root / "huge.csv")
-    huge = pipeline.run("prodcat", "predict", "--input", "huge.csv", check=False)
-    assert huge.returncode == 2
-    assert "huge.csv: 'description' of item 0 has 1000000 characters" in huge.stderr
+    # In a file, a text over the limit is one row that cannot be scored, not a failed batch.
+    pd.DataFrame({"description": ["boot " * 200_000, "red boots"]}).to_csv(
+        pipeline.root / "huge.csv"
+    )
+    huge = pipeline.run("prodcat", "predict", "--input", "huge.csv")
+    first, second = huge.stdout.splitlines()
+    assert first.startswith("-\t-\terror: 1000000 characters; the limit is 5000\t")
+    assert len(first) < 400
+    assert second.split("\t")[0] in labels_of(pipeline)
 
 
 def test_lineage_traces_a_version_and_its_commit_rebuilds_the_same_metrics(

@@ -62,18 +62,21 @@ def test_server_binds_loopback_only(served: tuple[str, subprocess.Popen, int]) -
     ],
     ids=["dataframe_records", "inputs", "dataframe_split"],
 )
-def test_every_input_form_gets_category_probability_and_top_k(
+def test_every_input_form_gets_category_probability_top_k_and_needs_review(
     server: str, pipeline: Workspace, body: dict
 ) -> None:
     answer = invoke(server, body)
     assert answer.status_code == 200, answer.text
     predictions = answer.json()["predictions"]
     assert len(predictions) >= 1
+    calibration = json.loads((pipeline.root / "models/calibration.json").read_text())
     for prediction in predictions:
         assert prediction["category"] in labels_of(pipeline)
         assert 0 < prediction["probability"] <= 1
         assert len(prediction["top_k"]) == 3
         assert prediction["top_k"][0]["category"] == prediction["category"]
+        below = prediction["probability"] < calibration["threshold"]
+        assert prediction["needs_review"] is (below or not calibration["reached"])
 
 
 def test_top_k_is_a_request_param(server: str) -> None:

@@ -11,7 +11,13 @@ def test_signature_takes_description_text_and_top_k_and_explain_params(top_k: in
     assert signature.inputs.input_names() == ["description"]
     assert signature.inputs.input_types() == [DataType.string]
     outputs = {spec.name: spec.required for spec in signature.outputs.inputs}
-    assert outputs == {"category": True, "probability": True, "top_k": True, "attention": False}
+    assert outputs == {
+        "category": True,
+        "probability": True,
+        "top_k": True,
+        "needs_review": True,
+        "attention": False,
+    }
     params = {param.name: (param.dtype, param.default) for param in signature.params.params}
     assert params == {"top_k": (DataType.long, top_k), "explain": (DataType.long, 0)}
 

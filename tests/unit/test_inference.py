@@ -4,8 +4,7 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
 
-from prodcat.core.model import Architecture, build_model
-from prodcat.core.text import OOV_TOKEN, PAD_TOKEN, build_vectorizer
+from prodcat.core.calibration import Calibration
 from prodcat.serving.predictor import Predictor, rank_categories
 from prodcat.serving.pyfunc import ProdcatModel
 from prodcat.serving.requests import (
@@ -14,8 +13,7 @@ from prodcat.serving.requests import (
     InvalidInput,
     texts_from_request,
 )
-
-LABELS = ("bags", "shoes", "tops")
+from tests.unit.tiny_model import LABELS, tiny_predictor
 
 
 @pytest.mark.parametrize(
@@ -110,7 +108,7 @@ PROBABILITIES = np.array([[0.1, 0.7, 0.2], [0.5, 0.2, 0.3]])
 
 def test_rank_categories_orders_by_probability() -> None:
     ranked = rank_categories(PROBABILITIES, LABELS, top_k=3)
-    assert list(ranked.columns) == ["category", "probability", "top_k"]
+    assert list(ranked.columns) == ["category", "probability", "top_k", "needs_review"]
     assert ranked["category"].tolist() == ["shoes", "bags"]
     assert ranked["probability"].tolist() == pytest.approx([0.7, 0.5])
     assert ranked["top_k"][0] == [
@@ -135,29 +133,13 @@ def test_rank_categories_breaks_ties_by_label_order() -> None:
 
 @pytest.fixture
 def predictor() -> Predictor:
-    """An untrained network: the plumbing is under test, not the accuracy."""
-    vocabulary = [PAD_TOKEN, OOV_TOKEN, "red", "boots", "tote", "bag", "shirt"]
-    vocabulary += [f"word{i}" for i in range(30 - len(vocabulary))]
-    model = build_model(
-        Architecture(
-            vocabulary_size=len(vocabulary),
-            sequence_length=6,
-            num_classes=len(LABELS),
-            embedding_dim=8,
-            lstm_units=8,
-            dropout=0.0,
-            attention="self",
-            pooling="attention",
-            attention_heads=2,
-        )
-    )
-    return Predictor(model, build_vectorizer(vocabulary, sequence_length=6), LABELS)
+    return tiny_predictor()
 
 
 def test_predictor_takes_raw_text_including_unknown_words(predictor: Predictor) -> None:
     texts = ["RED Boots!!", "qwerty zzz", "Tote bag, red 👜"]
     predictions = predictor.predict(texts, top_k=2)
-    assert list(predictions.columns) == ["category", "probability", "top_k"]
+    assert list(predictions.columns) == ["category", "probability", "top_k", "needs_review"]
     assert len(predictions) == len(texts)
     assert set(predictions["category"]) <= set(LABELS)
     assert predictions["probability"].between(0, 1).all()
@@ -165,6 +147,41 @@ def test_predictor_takes_raw_text_including_unknown_words(predictor: Predictor) 
         assert len(row["top_k"]) == 2
         assert row["top_k"][0] == {"category": row["category"], "probability": row["probability"]}
         assert row["top_k"][0]["probability"] >= row["top_k"][1]["probability"]
+
+
+def test_a_calibrated_predictor_cools_its_probabilities_and_marks_reviews(
+    predictor: Predictor,
+) -> None:
+    texts = ["RED Boots!!", "qwerty zzz", "tote bag"]
+    raw = predictor.probabilities(texts)
+    top = raw.max(axis=1)
+    threshold = float(np.sort(top)[1])  # the least sure text goes to review, the others not
+    cooled = Predictor(
+        predictor.model,
+        predictor.vectorizer,
+        predictor.labels,
+        Calibration(temperature=3.0, threshold=0.0, target_precision=0.9),
+    )
+    calibrated = cooled.predict(texts, top_k=3)
+    assert (calibrated["probability"] < top).all()  # flatter, as a temperature above 1 makes
+    assert calibrated["category"].tolist() == [LABELS[i] for i in raw.argmax(axis=1)]
+    assert not calibrated["needs_review"].any()
+    strict = Predictor(
+        predictor.model,
+        predictor.vectorizer,
+        predictor.labels,
+        Calibration(temperature=1.0, threshold=threshold, target_precision=0.9),
+    )
+    assert strict.predict(texts, top_k=1)["needs_review"].tolist() == list(top < threshold)
+    best = strict.best(texts)
+    assert best["needs_review"].tolist() == list(top < threshold)
+    np.testing.assert_allclose(best["probability"], top, rtol=1e-6)
+    unreachable = Calibration(temperature=1.0, threshold=1.0, target_precision=0.9, reached=False)
+    assert (
+        Predictor(predictor.model, predictor.vectorizer, predictor.labels, unreachable)
+        .best(texts)["needs_review"]
+        .all()
+    )
 
 
 def test_predictor_normalises_text_like_training_did(predictor: Predictor) -> None:
@@ -178,7 +195,13 @@ def test_explained_predictions_add_the_most_attended_words(predictor: Predictor)
     texts = ["RED Boots!!", "tote bag qwerty"]
     plain = predictor.predict(texts, top_k=2)
     explained = predictor.predict_explained(texts, top_k=2, top_words=2)
-    assert list(explained.columns) == ["category", "probability", "top_k", "attention"]
+    assert list(explained.columns) == [
+        "category",
+        "probability",
+        "top_k",
+        "needs_review",
+        "attention",
+    ]
     pd.testing.assert_frame_equal(explained[plain.columns], plain, rtol=1e-5)
     first, second = explained["attention"]
     assert {word["word"] for word in first} == {"red", "boots"}

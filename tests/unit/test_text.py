@@ -145,3 +145,21 @@ def test_vocabulary_slices_split_titles_on_unknown_words() -> None:
     slices = vocabulary_slices(token_ids)
     np.testing.assert_array_equal(slices["unknown_words"], [True, False, True])
     np.testing.assert_array_equal(slices["known_words"], [False, True, False])
+
+
+def test_the_vectorizer_encodes_as_keras_text_vectorization_does() -> None:
+    import keras
+
+    vocabulary = [PAD_TOKEN, OOV_TOKEN, "red", "boots", "crème", "été", "a"]
+    texts = ["red boots", "red zzz boots", "", "a a a a a a a a", "crème d été", "zzz"]
+    layer = keras.layers.TextVectorization(
+        standardize=None,
+        split="whitespace",
+        output_mode="int",
+        output_sequence_length=5,
+        vocabulary=vocabulary,
+    )
+    np.testing.assert_array_equal(
+        encode_texts(build_vectorizer(vocabulary, sequence_length=5), texts),
+        np.asarray(layer(texts)),
+    )

@@ -15,12 +15,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from prodcat.cli import dev, pipeline, predict, registry, serve
+from prodcat.cli import dev, monitor, pipeline, predict, registry, serve
 from prodcat.core.errors import UserError, caused_by_interrupt
 
 logger = logging.getLogger("prodcat")
 
-COMMAND_GROUPS = (pipeline, predict, registry, serve, dev)
+COMMAND_GROUPS = (pipeline, predict, monitor, registry, serve, dev)
 
 
 def build_parser() -> argparse.ArgumentParser:

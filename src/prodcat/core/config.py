@@ -183,11 +183,18 @@ class EvaluateConfig:
         4, "Right and as many wrong test items drawn in the attention heatmap (0: none)."
     )
     confused_pairs: int = _field(10, "Most confused (true, predicted) pairs to list.")
+    target_precision: float = _field(
+        0.99,
+        "Accuracy the auto-accepted predictions must reach on validation: the review threshold "
+        "is the lowest calibrated probability at which they do; below it a prediction goes to a "
+        "person (needs_review). If no threshold reaches it, every prediction goes to review.",
+    )
 
     def __post_init__(self) -> None:
         _check(self.batch_size >= 1, "evaluate.batch_size", "must be at least 1")
         _check(self.attention_examples >= 0, "evaluate.attention_examples", "must be 0 or more")
         _check(self.confused_pairs >= 0, "evaluate.confused_pairs", "must be 0 or more")
+        _check(0 < self.target_precision <= 1, "evaluate.target_precision", "must be in (0, 1]")
 
 
 @dataclass(frozen=True)
@@ -234,6 +241,50 @@ class PromoteConfig:
         _check(bool(self.champion_alias.strip()), "promote.champion_alias", "is empty")
 
 
+@dataclass(frozen=True)
+class MonitorConfig:
+    """When a batch of new titles has drifted from the serving model's training data."""
+
+    experiment_name: str = _field(
+        "prodcat-monitoring", "MLflow experiment that holds one run per drift report."
+    )
+    max_unknown_word_increase: float = _field(
+        0.1,
+        "Alert when the share of titles holding a word the model never learned rises by more "
+        "than this over the validation split's (0.1: ten percentage points).",
+    )
+    max_length_psi: float = _field(
+        0.2, "Alert when the population stability index of the titles' word counts exceeds this."
+    )
+    max_category_psi: float = _field(
+        0.2, "Alert when the population stability index of the predicted categories exceeds this."
+    )
+    category_bins: int = _field(
+        20,
+        "The predicted-category index compares the validation split's most common categories "
+        "one by one and pools the rest, so that sampling noise over many rare categories does "
+        "not raise it.",
+    )
+    max_confidence_drop: float = _field(
+        0.05, "Alert when the mean calibrated probability falls by more than this."
+    )
+    max_review_increase: float = _field(
+        0.1, "Alert when the share of titles sent to review rises by more than this."
+    )
+    min_rows: int = _field(
+        500, "Batches with fewer scored titles are reported but never alert: too few to judge."
+    )
+
+    def __post_init__(self) -> None:
+        _check(bool(self.experiment_name.strip()), "monitor.experiment_name", "is empty")
+        for name in ("max_unknown_word_increase", "max_confidence_drop", "max_review_increase"):
+            _check(0 < getattr(self, name) <= 1, f"monitor.{name}", "must be in (0, 1]")
+        for name in ("max_length_psi", "max_category_psi"):
+            _check(getattr(self, name) > 0, f"monitor.{name}", "must be positive")
+        _check(self.category_bins >= 1, "monitor.category_bins", "must be at least 1")
+        _check(self.min_rows >= 1, "monitor.min_rows", "must be at least 1")
+
+
 SECTIONS: dict[str, type] = {
     "prepare": PrepareConfig,
     "baseline": BaselineConfig,
@@ -241,6 +292,7 @@ SECTIONS: dict[str, type] = {
     "evaluate": EvaluateConfig,
     "export": ExportConfig,
     "promote": PromoteConfig,
+    "monitor": MonitorConfig,
 }
 
 ConfigT = TypeVar("ConfigT")

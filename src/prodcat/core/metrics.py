@@ -170,10 +170,12 @@ def with_baseline(
 
 def headline_metrics(summary: dict) -> dict[str, float]:
     """The few numbers ``dvc metrics show`` and ``dvc exp show`` put first: the model's, the
-    baseline's and the lift, flat. The detail stays in the evaluation report."""
+    baseline's, the lift, the share of test titles auto-accepted (``coverage``) and the
+    calibration error (``ece``), flat. The detail stays in the evaluation report."""
     return {
         "accuracy": summary["accuracy"],
         "macro_f1": summary["macro_f1"],
         **{f"baseline_{key}": summary["baseline"][key] for key in ("accuracy", "macro_f1")},
         **{f"lift_{key}": value for key, value in summary["lift"].items()},
+        **{key: summary[key] for key in ("coverage", "ece") if key in summary},
     }

@@ -5,6 +5,7 @@ Pure functions: data in, a figure out; nothing is written here.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -150,3 +151,128 @@ def attention_heatmap(
     figure.colorbar(image, ax=axes, label="attention weight", fraction=0.03)
     figure.tight_layout()
     return figure
+
+
+def reliability_figure(
+    before: pd.DataFrame, after: pd.DataFrame, ece: tuple[float, float]
+) -> Figure:
+    """Accuracy against confidence per bin, before and after calibration; the diagonal is
+    perfect calibration, and the bars under it show how many test items each bin holds."""
+    plt = _pyplot()
+    figure, (curve, counts) = plt.subplots(
+        2, 1, figsize=(6, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    curve.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfectly calibrated")
+    for table, label, value in ((before, "network", ece[0]), (after, "calibrated", ece[1])):
+        filled = table[table["rows"] > 0]
+        curve.plot(
+            filled["confidence"], filled["accuracy"], marker="o", label=f"{label} (ECE {value:.4f})"
+        )
+    curve.set_ylabel("accuracy")
+    curve.set_xlim(0, 1)
+    curve.set_ylim(0, 1.02)
+    curve.set_title(f"Reliability on the test split ({len(after)} equal-width bins)")
+    curve.grid(alpha=0.3)
+    curve.legend(loc="upper left")
+    middles = (after["lower"] + after["upper"]) / 2
+    counts.bar(middles, after["rows"], width=1 / len(after), color="tab:orange", alpha=0.7)
+    counts.set_yscale("symlog")
+    counts.set_xlabel("top probability (calibrated)")
+    counts.set_ylabel("test items")
+    figure.tight_layout()
+    return figure
+
+
+def coverage_figure(
+    curve: pd.DataFrame, threshold: float, coverage: float, accuracy: float | None
+) -> Figure:
+    """Accuracy of the auto-accepted predictions against the share accepted, threshold by
+    threshold, with the review threshold chosen on validation marked."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(6, 4.5))
+    axes.plot(curve["coverage"], curve["accuracy"], marker=".", label="test split")
+    if accuracy is not None:
+        axes.scatter(
+            [coverage],
+            [accuracy],
+            color="tab:red",
+            zorder=3,
+            label=f"review threshold {threshold:.3f}: {coverage:.1%} accepted at {accuracy:.2%}",
+        )
+    axes.set_xlabel("coverage (share of titles auto-accepted)")
+    axes.set_ylabel("accuracy of the accepted")
+    axes.set_xlim(0, 1.02)
+    axes.set_title("Coverage against accuracy (calibrated probability thresholds)")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower left")
+    figure.tight_layout()
+    return figure
+
+
+def drift_figure(report: dict) -> Figure:
+    """A drift report at a glance: the checks against their limits, the titles' lengths and the
+    predicted categories, reference beside batch."""
+    plt = _pyplot()
+    figure, (checks, lengths, categories) = plt.subplots(
+        1, 3, figsize=(16, 5), gridspec_kw={"width_ratios": [1, 1, 1.4]}
+    )
+    names = [check["name"] for check in report["checks"]]
+    ratios = [check["value"] / check["limit"] for check in report["checks"]]
+    colours = ["tab:red" if check["crossed"] else "tab:green" for check in report["checks"]]
+    shown = [min(ratio, 3.0) for ratio in ratios]  # past 3 times its limit, the bar is cut
+    checks.barh(names, shown, color=colours)
+    for row, check in enumerate(report["checks"]):
+        checks.text(
+            min(shown[row], 2.2) + 0.05,
+            row,
+            f"{check['value']:+.3f} / {check['limit']}",
+            va="center",
+        )
+    checks.set_xlim(0, 3.2)
+    checks.axvline(1.0, color="black", linestyle="--", label="limit")
+    checks.invert_yaxis()
+    checks.set_xlabel("value / limit (over 1: drifted)")
+    verdict = "DRIFT" if report["alert"] else ("no drift" if report["judged"] else "not judged")
+    checks.set_title(f"{verdict}: {report['scored_rows']} scored rows")
+    checks.legend(loc="lower right")
+    edges = report["length"]["edges"]
+    bins = (
+        [f"≤{edges[0]:g}"]
+        + [
+            f"{low + 1:g}–{high:g}" if high - low > 1 else f"{high:g}"
+            for low, high in itertools.pairwise(edges)
+        ]
+        + [f">{edges[-1]:g}"]
+        if edges
+        else ["all"]
+    )
+    _paired_bars(lengths, bins, report["length"]["reference"], report["length"]["batch"])
+    lengths.set_xlabel("words in the title")
+    lengths.set_title("Title length")
+    shown = report["categories"]
+    _paired_bars(categories, shown["names"], shown["reference"], shown["batch"], horizontal=True)
+    categories.set_title("Predicted categories")
+    figure.tight_layout()
+    return figure
+
+
+def _paired_bars(
+    axes,
+    names: Sequence[str],
+    reference: Sequence[float],
+    batch: Sequence[float],
+    horizontal: bool = False,
+) -> None:
+    positions = np.arange(len(names))
+    width = 0.4
+    draw = axes.barh if horizontal else axes.bar
+    draw(positions - width / 2, reference, width, label="reference (validation split)")
+    draw(positions + width / 2, batch, width, label="batch")
+    if horizontal:
+        axes.set_yticks(positions, names, fontsize=7)
+        axes.invert_yaxis()
+        axes.set_xlabel("share of scored titles")
+    else:
+        axes.set_xticks(positions, names, fontsize=8, rotation=45)
+        axes.set_ylabel("share of scored titles")
+    axes.legend()

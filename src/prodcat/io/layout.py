@@ -14,6 +14,10 @@ DATA_REPORT = PREPARED_DIR / "data_report.json"
 BASELINE = Path("reports/baseline.json")
 
 MODEL = Path("models/model.keras")
+# Written by evaluate, shipped by export with the model: its temperature and review threshold,
+# and the statistics of its training data that `prodcat drift` compares a batch with.
+CALIBRATION = Path("models/calibration.json")
+DRIFT_REFERENCE = Path("models/drift_reference.json")
 TRAINING_RUN = Path("models/run.json")
 HISTORY = Path("reports/history.csv")
 
@@ -24,11 +28,15 @@ CONFUSION = Path("reports/confusion.csv")
 CONFUSED_PAIRS = Path("reports/confused_pairs.csv")
 PER_CLASS_F1 = Path("reports/per_class_f1.csv")
 CLASS_DISTRIBUTION = Path("reports/class_distribution.csv")
+RELIABILITY = Path("reports/reliability.csv")  # calibrated confidence against accuracy, per bin
+COVERAGE = Path("reports/coverage.csv")  # share auto-accepted against their accuracy
 REPORT_TABLES = {
     "confusion": CONFUSION,
     "per_class_f1": PER_CLASS_F1,
     "confused_pairs": CONFUSED_PAIRS,
     "class_distribution": CLASS_DISTRIBUTION,
+    "reliability": RELIABILITY,
+    "coverage": COVERAGE,
 }
 PLOTS_DIR = Path("reports/plots")  # PNGs: the same pictures the MLflow run shows
 

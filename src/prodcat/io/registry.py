@@ -214,11 +214,22 @@ def version_tags(
     run: Any, data_report: Mapping[str, Any], evaluation: Mapping[str, Any], test_md5: str
 ) -> dict[str, str]:
     """What a registered version records about itself: lineage, test scores beside the
-    baseline's, and the label set it predicts."""
+    baseline's, the label set it predicts, and the temperature and review threshold its
+    probabilities and ``needs_review`` come from."""
     import json
 
     scores = {key: value for key, value in evaluation.items() if _is_number(value)}
+    calibration = evaluation.get("calibration", {})
+    triage = {
+        tag: str(calibration[key])
+        for tag, key in (
+            ("calibration.temperature", "temperature"),
+            ("review.threshold", "threshold"),
+        )
+        if key in calibration
+    }
     return {
+        **triage,
         "git_commit": run.data.tags.get("git_commit", "unknown"),
         "run_id": run.info.run_id,
         "data.path": data_report["source"]["path"],

@@ -294,9 +294,15 @@ def log_evaluation(evaluation: Any, plots_dir: Path) -> None:
             **{f"baseline_test_{key}": summary["baseline"][key] for key in BASELINE_SCORES},
             **flat_slice_metrics("test_", summary["slices"]),
             **flat_slice_metrics("baseline_test_", summary["baseline"]["slices"]),
+            **{
+                f"calibration_{key}": value
+                for key, value in summary.get("calibration", {}).items()
+                if _is_number(value)
+            },
         }
     )
     mlflow.log_dict(evaluation.per_class, "evaluation/per_class.json")
+    mlflow.log_dict(evaluation.calibration.as_dict(), "evaluation/calibration.json")
     for name in ("confused_pairs", "class_distribution"):
         mlflow.log_table(evaluation.tables[name], f"evaluation/{name}.json")
     mlflow.log_dict(

@@ -1,18 +1,21 @@
 """Raw text in, ranked categories out: the trained network with the vocabulary and labels it was
-trained with, reading text exactly as ``prepare`` did."""
+trained with, reading text exactly as ``prepare`` did, and the calibration it was evaluated with:
+the probabilities it answers are calibrated, and each answer says whether it needs a person."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from prodcat.core.calibration import Calibration
 from prodcat.core.text import (
+    Vectorizer,
     build_vectorizer,
     encode_texts,
     normalize_text,
@@ -26,14 +29,22 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Predictor:
-    """The trained network with the vocabulary and label map it was trained with."""
+    """The trained network with the vocabulary, label map and calibration it was trained and
+    evaluated with."""
 
     model: Any  # keras.Model
-    vectorizer: Any  # keras.layers.TextVectorization
+    vectorizer: Vectorizer
     labels: tuple[str, ...]
+    calibration: Calibration = field(default_factory=Calibration)
 
     @classmethod
-    def from_files(cls, model_path: Path, vocabulary_path: Path, labels_path: Path) -> Predictor:
+    def from_files(
+        cls,
+        model_path: Path,
+        vocabulary_path: Path,
+        labels_path: Path,
+        calibration: Calibration | None = None,
+    ) -> Predictor:
         from prodcat.core.model import load_model
 
         model = load_model(model_path)
@@ -42,15 +53,35 @@ class Predictor:
             model=model,
             vectorizer=build_vectorizer(vocabulary, sequence_length=model.input_shape[1]),
             labels=tuple(read_labels(labels_path)),
+            calibration=calibration or Calibration(),
         )
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        """Class probabilities, shape ``(len(texts), len(labels))``."""
+        """The network's own class probabilities, shape ``(len(texts), len(labels))``."""
         token_ids = encode_texts(self.vectorizer, [normalize_text(text) for text in texts])
         return np.asarray(self.model.predict_on_batch(token_ids))
 
+    def calibrated_probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        return self.calibration.probabilities(self.probabilities(texts))
+
     def predict(self, texts: Sequence[str], top_k: int) -> pd.DataFrame:
-        return rank_categories(self.probabilities(texts), self.labels, top_k)
+        return rank_categories(
+            self.calibrated_probabilities(texts), self.labels, top_k, self.calibration
+        )
+
+    def best(self, texts: Sequence[str]) -> pd.DataFrame:
+        """The best category, its calibrated probability and ``needs_review`` per text: what a
+        batch file holds, without building a ranked list per row."""
+        probabilities = self.calibrated_probabilities(texts)
+        best = probabilities.argmax(axis=1)
+        top = probabilities[np.arange(len(best)), best]
+        return pd.DataFrame(
+            {
+                "category": np.asarray(self.labels, dtype=object)[best],
+                "probability": top,
+                "needs_review": self.calibration.needs_review(top),
+            }
+        )
 
     @functools.cached_property
     def _explainer(self) -> Explainer:
@@ -74,25 +105,32 @@ class Predictor:
     def predict_explained(self, texts: Sequence[str], top_k: int, top_words: int) -> pd.DataFrame:
         """:meth:`predict` plus an ``attention`` column: the ``top_words`` most attended words."""
         probabilities, explained = self.explain(texts)
-        ranked = rank_categories(probabilities, self.labels, top_k)
+        calibrated = self.calibration.probabilities(probabilities)
+        ranked = rank_categories(calibrated, self.labels, top_k, self.calibration)
         ranked["attention"] = [item.as_dict(top_words)["words"] for item in explained]
         return ranked
 
 
-def rank_categories(probabilities: np.ndarray, labels: Sequence[str], top_k: int) -> pd.DataFrame:
-    """The best category, its probability, and the ``top_k`` best with theirs, per row."""
+def rank_categories(
+    probabilities: np.ndarray,
+    labels: Sequence[str],
+    top_k: int,
+    calibration: Calibration | None = None,
+) -> pd.DataFrame:
+    """The best category, its probability, the ``top_k`` best with theirs, and whether the best
+    one is below ``calibration``'s review threshold, per row."""
     k = max(1, min(top_k, len(labels)))
     order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
     ranked = [
         [{"category": labels[i], "probability": float(row[i])} for i in best]
         for row, best in zip(probabilities, order, strict=True)
     ]
+    top = np.asarray([row[best[0]] for row, best in zip(probabilities, order, strict=True)])
     return pd.DataFrame(
         {
             "category": [labels[best[0]] for best in order],
-            "probability": [
-                float(row[best[0]]) for row, best in zip(probabilities, order, strict=True)
-            ],
+            "probability": top.astype(np.float64),
             "top_k": ranked,
+            "needs_review": (calibration or Calibration()).needs_review(top),
         }
     )

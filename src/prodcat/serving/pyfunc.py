@@ -3,6 +3,8 @@ its signature, and the files and code it ships with."""
 
 from __future__ import annotations
 
+import json
+import logging
 import shutil
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -14,6 +16,9 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 from mlflow.types.schema import Array, Object, Property
 
+from prodcat.core.calibration import Calibration
+from prodcat.core.text import known_words, read_vocabulary
+from prodcat.serving.batch import BatchScorer
 from prodcat.serving.predictor import Predictor
 from prodcat.serving.quiet import import_tensorflow_quietly
 from prodcat.serving.requests import (
@@ -27,10 +32,14 @@ ARTIFACT_MODEL = "model"
 ARTIFACT_VOCABULARY = "vocabulary"
 ARTIFACT_LABELS = "labels"
 ARTIFACT_MODEL_CARD = "model_card"
+ARTIFACT_CALIBRATION = "calibration"  # temperature and review threshold, JSON
+ARTIFACT_DRIFT_REFERENCE = "drift_reference"  # what `prodcat drift` compares a batch with, JSON
 RUNTIME_PACKAGES = ("tensorflow-cpu", "keras", "mlflow", "pandas", "numpy", "scikit-learn")
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 # What the exported model's code is: the package's face, the library and this folder.
 SHIPPED = ("__init__.py", "core", "serving")
+
+logger = logging.getLogger(__name__)
 
 
 class ProdcatModel(mlflow.pyfunc.PythonModel):
@@ -38,15 +47,37 @@ class ProdcatModel(mlflow.pyfunc.PythonModel):
 
     def __init__(self) -> None:
         self._predictor: Predictor | None = None
+        self._artifacts: dict[str, str] = {}
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
         import_tensorflow_quietly()
+        self._artifacts = dict(context.artifacts)
         self._predictor = Predictor.from_files(
             Path(context.artifacts[ARTIFACT_MODEL]),
             Path(context.artifacts[ARTIFACT_VOCABULARY]),
             Path(context.artifacts[ARTIFACT_LABELS]),
+            self._calibration(),
         )
         install_request_guard()
+
+    def _calibration(self) -> Calibration:
+        path = self._artifacts.get(ARTIFACT_CALIBRATION)
+        if path is None:  # exported before models carried one: raw probabilities, no review
+            logger.warning("this model carries no calibration: probabilities are uncalibrated")
+            return Calibration()
+        return Calibration.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def batch_scorer(self) -> BatchScorer:
+        """The predictor with what batch scoring and drift reports need, for callers in this
+        process (``prodcat predict --input``, ``prodcat drift``): no per-request limits."""
+        if self._predictor is None:
+            raise RuntimeError("load_context was not called")
+        reference_path = self._artifacts.get(ARTIFACT_DRIFT_REFERENCE)
+        reference = (
+            json.loads(Path(reference_path).read_text(encoding="utf-8")) if reference_path else None
+        )
+        vocabulary = read_vocabulary(Path(self._artifacts[ARTIFACT_VOCABULARY]))
+        return BatchScorer(self._predictor, known_words(vocabulary), reference)
 
     def predict(
         self,
@@ -70,7 +101,7 @@ class ProdcatModel(mlflow.pyfunc.PythonModel):
 
 
 def model_signature(top_k: int) -> ModelSignature:
-    """Text in; category, probability and the ranked top-k out.
+    """Text in; category, calibrated probability, the ranked top-k and needs_review out.
 
     Request params: ``top_k``, and ``explain``, the number of most attended words to return per
     text in an ``attention`` column (0, the default, skips the extra work).
@@ -93,6 +124,7 @@ def model_signature(top_k: int) -> ModelSignature:
                 ColSpec("string", "category"),
                 ColSpec("double", "probability"),
                 ColSpec(ranked, "top_k"),
+                ColSpec("boolean", "needs_review"),
                 ColSpec(attended, "attention", required=False),
             ]
         ),

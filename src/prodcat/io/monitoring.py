@@ -1,0 +1,66 @@
+"""Drift reports in MLflow: one run per report, tagged with the model it judged."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow import MlflowClient
+
+from prodcat.io.registry import alias_holder
+
+logger = logging.getLogger(__name__)
+
+_REGISTERED = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+
+
+def model_identity(uri: str) -> dict[str, str]:
+    """The model's URI and, for a registered one, its name and version (an alias resolved)."""
+    identity = {"uri": uri}
+    found = _REGISTERED.match(uri)
+    if not found:
+        return identity
+    name, alias, version = found["name"], found["alias"], found["version"]
+    identity["name"] = name
+    if alias:
+        identity["alias"] = alias
+        held = alias_holder(MlflowClient(), name, alias)
+        if held is not None:
+            version = str(held.version)
+    if version:
+        identity["version"] = version
+    return identity
+
+
+def log_drift_report(experiment_name: str, report: dict[str, Any], files: Sequence[Path]) -> str:
+    """A run holding the report's numbers as metrics, its files as artifacts, the model and the
+    verdict as tags; returns its id."""
+    mlflow.set_experiment(experiment_name)
+    model = report["model"]
+    tags = {
+        "model_uri": model["uri"],
+        "model_name": model.get("name", ""),
+        "model_version": model.get("version", ""),
+        "drift.alert": str(report["alert"]).lower(),
+        "drift.crossed": ",".join(report["crossed"]) or "none",
+        "input": report["input"],
+    }
+    name = f"drift {Path(report['input']).name} {report['created']}"
+    with mlflow.start_run(run_name=name, tags=tags) as run:
+        mlflow.log_params({f"limit.{check['name']}": check["limit"] for check in report["checks"]})
+        mlflow.log_metrics(
+            {
+                "rows": report["rows"],
+                "scored_rows": report["scored_rows"],
+                "unscored_share": report["unscored_share"],
+                **{f"{check['name']}.batch": check["batch"] for check in report["checks"]},
+                **{f"{check['name']}.value": check["value"] for check in report["checks"]},
+            }
+        )
+        for path in files:
+            mlflow.log_artifact(str(path), "drift")
+    return run.info.run_id
