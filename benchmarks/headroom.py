@@ -30,11 +30,11 @@ from pathlib import Path
 import numpy as np
 from scipy.special import softmax
 
-from prodcat.core.config import BaselineConfig, PrepareConfig, TrainConfig, parse_section
+from prodcat.core.baseline import build_baseline
 from prodcat.core.catalog import LABEL, TEXT
+from prodcat.core.config import BaselineConfig, PrepareConfig, TrainConfig, parse_section
 from prodcat.core.metrics import label_scores
 from prodcat.core.model import Architecture, build_model, compile_model
-from prodcat.core.baseline import build_baseline
 from prodcat.core.preparation import PreparedData, prepare_catalog
 from prodcat.core.training import fit, seed_everything, set_op_threads, steady_throughput
 from prodcat.io.catalog import read_catalog

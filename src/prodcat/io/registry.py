@@ -15,6 +15,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from prodcat.core.errors import UserError
+from prodcat.io.redact import redact_uri
 
 logger = logging.getLogger(__name__)
 
@@ -58,19 +59,34 @@ def register_once(
 PREVIOUS_CHAMPION_TAG = "champion.previous"
 
 
+MISSING = "RESOURCE_DOES_NOT_EXIST"
+
+
 def alias_holder(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    """The version holding ``alias``, or None if the model or the alias does not exist.
+
+    Read from the registered model's alias map: MLflow reports a missing alias with the same
+    code as a malformed request, so only "no such model" may mean "none". Any other failure
+    (an unreachable server, a locked store) propagates, to be named for what it is.
+    """
     try:
-        return client.get_model_version_by_alias(name, alias)
+        aliases = client.get_registered_model(name).aliases
     except MlflowException as error:
-        if error.error_code == "RESOURCE_DOES_NOT_EXIST" or "alias" in error.message.lower():
+        if error.error_code == MISSING:
             return None
         raise
+    if alias not in aliases:
+        return None
+    return get_version(client, name, str(aliases[alias]))
 
 
 def get_version(client: MlflowClient, name: str, version: str) -> ModelVersion:
+    """The version, or a :class:`UserError` if the store says it does not exist."""
     try:
         return client.get_model_version(name, version)
     except MlflowException as error:
+        if error.error_code != MISSING:
+            raise
         raise UserError(f"registered model '{name}' has no version {version}") from error
 
 
@@ -116,7 +132,10 @@ def lock_dir(tracking_uri: str) -> Path:
     """
     if tracking_uri.startswith("sqlite:///"):
         return Path(tracking_uri.removeprefix("sqlite:///").split("?")[0]).resolve().parent
-    logger.debug("%s is not a local SQLite store: the promotion lock is per machine", tracking_uri)
+    logger.debug(
+        "%s is not a local SQLite store: the promotion lock is per machine",
+        redact_uri(tracking_uri),
+    )
     return Path.cwd()
 
 

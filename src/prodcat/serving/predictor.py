@@ -17,6 +17,7 @@ from prodcat.core.text import (
     encode_texts,
     normalize_text,
     read_labels,
+    read_text_settings,
     read_vocabulary,
 )
 
@@ -31,9 +32,16 @@ class Predictor:
     model: Any  # keras.Model
     vectorizer: Any  # keras.layers.TextVectorization
     labels: tuple[str, ...]
+    max_title_chars: int | None = None  # the cut training read titles with
 
     @classmethod
-    def from_files(cls, model_path: Path, vocabulary_path: Path, labels_path: Path) -> Predictor:
+    def from_files(
+        cls,
+        model_path: Path,
+        vocabulary_path: Path,
+        labels_path: Path,
+        text_settings_path: Path | None = None,
+    ) -> Predictor:
         from prodcat.core.model import load_model
 
         model = load_model(model_path)
@@ -42,11 +50,16 @@ class Predictor:
             model=model,
             vectorizer=build_vectorizer(vocabulary, sequence_length=model.input_shape[1]),
             labels=tuple(read_labels(labels_path)),
+            max_title_chars=read_text_settings(text_settings_path),
         )
+
+    def normalized(self, texts: Sequence[str]) -> list[str]:
+        """The texts as ``prepare`` read the training titles: cut, then normalised."""
+        return [normalize_text(text, self.max_title_chars) for text in texts]
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Class probabilities, shape ``(len(texts), len(labels))``."""
-        token_ids = encode_texts(self.vectorizer, [normalize_text(text) for text in texts])
+        token_ids = encode_texts(self.vectorizer, self.normalized(texts))
         return np.asarray(self.model.predict_on_batch(token_ids))
 
     def predict(self, texts: Sequence[str], top_k: int) -> pd.DataFrame:
@@ -65,7 +78,7 @@ class Predictor:
         """
         from prodcat.core.explain import explanations
 
-        normalized = [normalize_text(text) for text in texts]
+        normalized = self.normalized(texts)
         token_ids = encode_texts(self.vectorizer, normalized)
         probabilities, weights = self._explainer(token_ids)
         explained = explanations(texts, normalized, token_ids, probabilities, weights, self.labels)

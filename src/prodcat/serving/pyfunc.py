@@ -26,6 +26,7 @@ from prodcat.serving.requests import (
 ARTIFACT_MODEL = "model"
 ARTIFACT_VOCABULARY = "vocabulary"
 ARTIFACT_LABELS = "labels"
+ARTIFACT_TEXT_SETTINGS = "text_settings"
 ARTIFACT_MODEL_CARD = "model_card"
 RUNTIME_PACKAGES = ("tensorflow-cpu", "keras", "mlflow", "pandas", "numpy", "scikit-learn")
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -41,10 +42,12 @@ class ProdcatModel(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
         import_tensorflow_quietly()
+        settings = context.artifacts.get(ARTIFACT_TEXT_SETTINGS)  # absent in older exports
         self._predictor = Predictor.from_files(
             Path(context.artifacts[ARTIFACT_MODEL]),
             Path(context.artifacts[ARTIFACT_VOCABULARY]),
             Path(context.artifacts[ARTIFACT_LABELS]),
+            Path(settings) if settings else None,
         )
         install_request_guard()
 

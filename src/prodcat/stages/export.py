@@ -25,6 +25,7 @@ ARTIFACTS = {
     pyfunc.ARTIFACT_MODEL: layout.MODEL,
     pyfunc.ARTIFACT_VOCABULARY: layout.VOCABULARY,
     pyfunc.ARTIFACT_LABELS: layout.LABELS,
+    pyfunc.ARTIFACT_TEXT_SETTINGS: layout.TEXT_SETTINGS,
     pyfunc.ARTIFACT_MODEL_CARD: layout.MODEL_CARD,
 }
 
