@@ -234,6 +234,11 @@ class PromoteConfig:
     min_delta: float = _field(
         0.0, "How much better than the champion the candidate must be (0: at least as good)."
     )
+    max_loss_to_baseline: float = _field(
+        0.01,
+        "How far the candidate's gate metric may fall below the TF-IDF baseline trained and "
+        "tested on the same split in the same run (0: it must at least match the baseline).",
+    )
     min_accuracy: float = _field(0.8, "Absolute floor on the candidate's test accuracy.")
     min_macro_f1: float = _field(0.75, "Absolute floor on the candidate's test macro F1.")
     champion_alias: str = _field(
@@ -242,6 +247,11 @@ class PromoteConfig:
 
     def __post_init__(self) -> None:
         _check(-1 < self.min_delta < 1, "promote.min_delta", "must be between -1 and 1")
+        _check(
+            -1 < self.max_loss_to_baseline <= 1,
+            "promote.max_loss_to_baseline",
+            "must be in (-1, 1]",
+        )
         for name in ("min_accuracy", "min_macro_f1"):
             _check(0 <= getattr(self, name) <= 1, f"promote.{name}", "must be between 0 and 1")
         _check(bool(self.champion_alias.strip()), "promote.champion_alias", "is empty")

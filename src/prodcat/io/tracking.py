@@ -64,9 +64,53 @@ def configure_tracking(
     os.environ.update(QUIET_URL)
     install_redaction()  # MLflow's own log handler, now that MLflow is imported
     uri = tracking_uri(root, sqlite_timeout_seconds)
+    if uri.startswith("sqlite:"):
+        bound_sqlite_wait(sqlite_timeout_seconds)
+        _quiet_store_logger()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
+
+
+class _NamedElsewhere(logging.Filter):
+    """Drops MLflow's traceback of a store failure the CLI names in one line itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return error is None or store_failure(error, "") is None
+
+
+def _quiet_store_logger() -> None:
+    store_logger = logging.getLogger("mlflow.store.db.utils")
+    if not any(isinstance(found, _NamedElsewhere) for found in store_logger.filters):
+        store_logger.addFilter(_NamedElsewhere())
+
+
+_SQLITE_WAIT = {"milliseconds": int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)}
+BUSY_PRAGMA = "PRAGMA busy_timeout"
+
+
+def bound_sqlite_wait(seconds: float) -> None:
+    """Make ``seconds`` the wait for a locked SQLite store, in every statement.
+
+    The URI's ``timeout`` covers a connection's first statements only: MLflow then sets SQLite's
+    busy timeout to 20 s at the start of each session. Its pragma is rewritten to ours, so the
+    wait is the param's, not a constant of MLflow's.
+    """
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    _SQLITE_WAIT["milliseconds"] = int(seconds * 1000)
+    if not event.contains(Engine, "before_cursor_execute", _keep_our_busy_timeout):
+        event.listen(Engine, "before_cursor_execute", _keep_our_busy_timeout, retval=True)
+
+
+def _keep_our_busy_timeout(
+    connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+) -> tuple[str, Any]:
+    if statement.lstrip().startswith(BUSY_PRAGMA):
+        return f"{BUSY_PRAGMA} = {_SQLITE_WAIT['milliseconds']};", parameters
+    return statement, parameters
 
 
 def log_run_url(run_id: str, experiment_id: str) -> None:
