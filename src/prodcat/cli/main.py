@@ -57,6 +57,9 @@ def configure_logging(level: int) -> None:
     )
     for noisy in ("mlflow", "alembic", "urllib3", "git", "matplotlib", "h5py"):
         logging.getLogger(noisy).setLevel(library_level(level))
+    # Its "Retrying ... after connection broken" warnings precede the one line naming the
+    # failure; they are debug detail.
+    logging.getLogger("urllib3").setLevel(level if level == logging.DEBUG else logging.ERROR)
     install_redaction()
 
 

@@ -6,6 +6,7 @@ MLflow's scoring server turns :class:`InvalidInput` into HTTP 400 with the messa
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -174,9 +175,10 @@ def install_request_guard() -> bool:
     @functools.wraps(invocations)
     def checked(data: Any, content_type: str | None, *args: Any, **kwargs: Any) -> Any:
         refused = refused_body(data, content_type)
-        if refused is not None:
+        if refused is not None:  # answered as MLflow answers its own errors
             status, reason = refused
-            return server.InvocationsResponse(response=reason, status=status, mimetype="text/plain")
+            body = json.dumps({"error_code": "BAD_REQUEST", "message": reason})
+            return server.InvocationsResponse(body, status, "application/json")
         try:
             return invocations(data, content_type, *args, **kwargs)
         except RecursionError as error:
