@@ -23,7 +23,7 @@ def free_port() -> int:
 def answers(url: str) -> bool:
     try:
         return requests.get(url, timeout=2).ok
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):  # not listening, or still starting
         return False
 
 

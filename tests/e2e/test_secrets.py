@@ -144,11 +144,12 @@ def test_the_password_is_in_no_output_log_tag_param_or_file(team: Team) -> None:
     """Everything prodcat printed or wrote, and everything the server stored for it (its runs,
     params, tags, model versions and artifacts). Not the server's own user table (a hash)."""
     texts = [*team.workspace.transcript, *(log.read_text() for log in team.logs)]
+    sources = [team.workspace.root / name for name in ("tests", ".git")]  # define the secrets
     files = [
         path
         for folder in (team.workspace.root, team.server_root / "artifacts")
         for path in folder.rglob("*")
-        if path.is_file() and path.suffix != ".db"
+        if path.is_file() and not any(path.is_relative_to(source) for source in sources)
     ]
     texts += [path.read_bytes().decode("utf-8", errors="replace") for path in files]
     with closing(sqlite3.connect(team.server_root / "store.db")) as store:

@@ -477,7 +477,7 @@ def promote(
             )
             for held in (candidate, champion)
         )
-        scored_on = f"both scored again on {test_split} (md5 {current})"
+        scored_on = f"both re-evaluated on {test_split} (md5 {current})"
     decision = decide(candidate, champion, gate, labels_differ=differ)
     table = comparison_table(candidate, champion, gate)
     already = champion is not None and champion.version == candidate.version
