@@ -6,6 +6,7 @@ Each case runs the CLI entry point in-process in its own folder with its own par
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -181,3 +182,115 @@ def _no_tracking_side_effects(monkeypatch: pytest.MonkeyPatch) -> None:
     """prepare never talks to MLflow; make sure a stray URI could not hide that."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
     monkeypatch.setitem(os.environ, "TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def read_report() -> dict:
+    return json.loads(Path("data/prepared/data_report.json").read_text(encoding="utf-8"))
+
+
+def test_labels_differing_in_case_space_or_unicode_form_are_one_class(run_prepare) -> None:
+    rows = "".join(
+        f"leather boot {i},{spelling}\n"
+        for i, spelling in enumerate(["Footwear"] * 14 + ["footwear"] * 12 + ["FOOTWEAR"] * 12)
+    )
+    rows += "".join(f"canvas tote {i},Ｂａｇｓ\n" for i in range(12))  # full-width letters
+    rows += "".join(f"canvas tote bag {i}, Bags \n" for i in range(13))
+    code, stderr = run_prepare(HEADER + rows + good_rows())
+    assert code == 0, stderr
+    labels = json.loads(Path("data/prepared/labels.json").read_text(encoding="utf-8"))
+    assert labels == ["Bags", "Footwear", "class0", "class1", "class2"]
+    merged = read_report()["labels"]["merged"]
+    assert merged == [
+        {"into": "Bags", "spellings": {"Bags": 13, "Ｂａｇｓ": 12}},
+        {"into": "Footwear", "spellings": {"Footwear": 14, "FOOTWEAR": 12, "footwear": 12}},
+    ]
+    code, stderr = run_prepare(HEADER + rows + good_rows(), merge_label_variants=False)
+    assert code == 0, stderr
+    assert len(json.loads(Path("data/prepared/labels.json").read_text(encoding="utf-8"))) == 8
+
+
+def test_labels_that_look_like_variants_are_warned_about_not_merged(
+    run_prepare, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = "".join(f"item {i} {label},{label}\n" for label in ("Shirt", "Shirts") for i in range(4))
+    code, stderr = run_prepare(HEADER + rows + good_rows())
+    assert code == 0, stderr
+    assert read_report()["labels"]["lookalikes"][0] == {
+        "labels": ["Shirt", "Shirts"],
+        "why": "singular and plural",
+    }
+    warning = next(r.getMessage() for r in caplog.records if "look like variants" in r.message)
+    assert "'Shirt' / 'Shirts' (singular and plural)" in warning
+
+
+def test_one_title_under_several_labels_is_counted_in_the_report(run_prepare) -> None:
+    rows = "Red  Shoe!,class0\nred shoe,class1\nred shoe,class1\n"
+    code, stderr = run_prepare(HEADER + good_rows() + rows)
+    assert code == 0, stderr
+    conflicts = read_report()["conflicting_titles"]
+    assert conflicts["titles"] == 1 and conflicts["rows"] == 3
+    assert conflicts["sample"] == [{"text": "red shoe", "labels": {"class0": 1, "class1": 2}}]
+
+
+def test_a_runaway_title_is_cut_and_cannot_flood_the_vocabulary(run_prepare) -> None:
+    runaway = " ".join(f"w{i}" for i in range(40_000))  # about 200,000 characters
+    catalog = HEADER + good_rows() + f"{runaway},class0\n{runaway}x,class1\n"
+    code, stderr = run_prepare(catalog, min_token_count=1, max_title_chars=100)
+    assert code == 0, stderr
+    report = read_report()
+    assert report["cut_titles"] == 2
+    assert report["tokens"]["vocabulary_size"] < 100
+    settings = json.loads(Path("data/prepared/text.json").read_text(encoding="utf-8"))
+    assert settings == {"max_title_chars": 100}
+
+
+def test_a_repeated_header_name_is_an_error_naming_it(run_prepare) -> None:
+    catalog = "description,category,category\n" + "boots,shoes,bags\n" * 30
+    code, stderr = run_prepare(catalog)
+    assert_one_line_error(code, stderr, "catalog.csv", "'category'", "2 times")
+
+
+def test_a_padded_column_name_is_found_and_noted(
+    run_prepare, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    catalog = "description, Category Label\n" + good_rows()
+    code, stderr = run_prepare(catalog, label_column="Category Label")
+    assert code == 0, stderr
+    assert any("' Category Label'" in record.getMessage() for record in caplog.records)
+
+
+def test_a_missing_column_shows_the_names_quoted_and_the_closest(run_prepare) -> None:
+    catalog = "description, Category  Label\n" + good_rows()
+    code, stderr = run_prepare(catalog, label_column="Category Label")
+    assert_one_line_error(
+        code, stderr, "'Category Label'", "' Category  Label'", "the closest is ' Category  Label'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("codec", "expected"),
+    [
+        ("utf-16", "starts with a UTF-16 byte-order mark"),
+        (
+            "utf-16-le",
+            "looks like UTF-16 without a byte-order mark: set prepare.encoding: utf-16-le",
+        ),
+        ("utf-32", "starts with a UTF-32 byte-order mark"),
+    ],
+)
+def test_a_utf16_file_is_named_for_what_it_is_and_no_nul_is_printed(
+    run_prepare, codec: str, expected: str
+) -> None:
+    catalog = (HEADER + good_rows()).encode(codec)
+    for encoding in ("utf-8", "latin-1"):
+        code, stderr = run_prepare(catalog, encoding=encoding)
+        assert_one_line_error(code, stderr, "catalog.csv", expected)
+        assert "\x00" not in stderr
+    code, stderr = run_prepare(catalog, encoding=codec)
+    assert code == 0, stderr
+
+
+def test_a_utf8_byte_order_mark_is_skipped(run_prepare) -> None:
+    code, stderr = run_prepare(("\ufeff" + HEADER + good_rows()).encode("utf-8"))
+    assert code == 0, stderr

@@ -139,7 +139,10 @@ def test_an_unreachable_tracking_server_fails_fast_and_names_the_uri(prepared: W
     assert time.monotonic() - started < 30
     assert result.returncode == 2
     last_line = result.stderr.strip().splitlines()[-1]
-    assert last_line.startswith(f"prodcat: error: MLflow tracking store {uri} is not usable")
+    assert last_line == (
+        f"prodcat: error: MLflow tracking server {uri} refused the connection; "
+        "start the server or fix MLFLOW_TRACKING_URI"
+    )
     assert "Traceback" not in result.stderr
     assert (model.stat().st_mtime_ns if model.exists() else None) == before
 

@@ -6,9 +6,12 @@ proper model, v3 another weak one. The tests share them and run in file order.
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator
 
+import pandas as pd
 import pytest
 import yaml
 from mlflow import MlflowClient
@@ -184,3 +187,88 @@ def test_racing_promotions_end_consistent(registry) -> None:
     # No lost history: rollback walks back through both promotions.
     workspace.run("prodcat", "rollback")
     assert champion(workspace) == loser
+
+
+def set_params(workspace: Workspace, section: str, **values: object) -> None:
+    path = workspace.root / "params.yaml"
+    params = yaml.safe_load(path.read_text(encoding="utf-8"))
+    params[section].update(values)
+    path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+
+
+def test_a_candidate_below_its_own_baseline_is_refused_and_the_table_shows_it(
+    registry,
+) -> None:
+    workspace, _ = registry
+    set_params(workspace, "promote", max_loss_to_baseline=0.01)
+    try:
+        result = workspace.run("prodcat", "promote", "--version", "3", "--dry-run", check=False)
+    finally:
+        set_params(workspace, "promote", max_loss_to_baseline=1.0)
+    assert result.returncode == 1
+    header = result.stdout.splitlines()[0].split()
+    assert header[-2:] == ["baseline", "floor"]
+    baseline = float(tags(workspace, "3")["baseline.macro_f1"])
+    row = next(line for line in result.stdout.splitlines() if line.startswith("macro_f1"))
+    assert float(row.split()[-2]) == pytest.approx(baseline, abs=1e-4)
+    assert "below the TF-IDF baseline of its own run" in result.stdout
+    assert "promote.max_loss_to_baseline" in result.stdout
+
+
+def test_coverage_is_shown_beside_accuracy_when_recorded(registry) -> None:
+    workspace, _ = registry
+    client = client_for(workspace)
+    client.set_model_version_tag("prodcat", "3", "test_coverage", "0.625")
+    try:
+        result = workspace.run("prodcat", "promote", "--version", "3", "--dry-run", check=False)
+    finally:
+        client.delete_model_version_tag("prodcat", "3", "test_coverage")
+    row = next(line for line in result.stdout.splitlines() if line.startswith("coverage"))
+    assert row.split()[:3] == ["coverage", "0.6250", "-"]
+
+
+def test_a_locked_store_is_one_line_after_the_configured_wait(registry) -> None:
+    workspace, _ = registry
+    set_params(workspace, "tracking", sqlite_timeout_seconds=2)
+    holder = sqlite3.connect(workspace.root / "mlflow.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        for command in (("lineage", "1"), ("rollback",)):
+            started = time.monotonic()
+            result = workspace.run("prodcat", *command, check=False)
+            assert time.monotonic() - started < 45
+            assert result.returncode == 2
+            (line,) = result.stderr.strip().splitlines()
+            assert line.startswith(f"prodcat: error: MLflow store sqlite:///{workspace.root}")
+            assert "is locked by another process for over 2 s" in line
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        set_params(workspace, "tracking", sqlite_timeout_seconds=60)
+
+
+def test_versions_with_different_label_sets_are_not_compared(registry) -> None:
+    """A version trained on a catalog whose 'outerwear' became 'coats' against the champion."""
+    workspace, _ = registry
+    catalog = workspace.root / "tests/fixtures/catalog.csv"
+    frame = pd.read_csv(catalog, dtype=str, keep_default_na=False)
+    frame["category"] = frame["category"].replace({"outerwear": "coats"})
+    frame.to_csv(catalog, index=False)
+    workspace.run("dvc", "repro")
+    holder = client_for(workspace).get_model_version_by_alias("prodcat", "challenger")
+    before = champion(workspace)
+    assert (
+        tags(workspace, str(holder.version))["labels.sha256"]
+        != tags(workspace, before)["labels.sha256"]
+    )
+    result = workspace.run("prodcat", "promote", check=False)
+    assert result.returncode == 1
+    assert "re-evaluating" not in result.stdout  # not scored on the other labels
+    verdict = next(line for line in result.stdout.splitlines() if line.startswith("verdict"))
+    assert "the label sets differ" in verdict
+    assert f"only candidate v{holder.version} has 'coats'" in verdict
+    assert f"only champion v{before} has 'outerwear'" in verdict
+    assert champion(workspace) == before
+    forced = workspace.run("prodcat", "promote", "--force")
+    assert "forced past a failed gate" in forced.stdout
+    assert champion(workspace) == str(holder.version)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -120,6 +122,9 @@ def test_explain_is_a_request_param_and_off_by_default(server: str) -> None:
         ({"inputs": {"description": ["boots"] * 10_000}}, "at most 5000"),
         ({"dataframe_records": [{"description": "boot " * 200_000}]}, "the limit is 5000"),
         ("{not json", "valid JSON"),
+        ({"inputs": {"description": ["boots " * 800] * 300}}, "1000000 in all"),
+        ('{"inputs": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+        ({"inputs": {"description": ["b" * 5000] * 5000}}, "the limit is 8000000"),
     ],
     ids=[
         "missing-field",
@@ -139,6 +144,9 @@ def test_explain_is_a_request_param_and_off_by_default(server: str) -> None:
         "10k-items-inputs",
         "1MB-text",
         "invalid-json",
+        "1.4M-characters",
+        "100k-deep",
+        "25MB-body",
     ],
 )
 def test_bad_requests_get_a_clear_4xx_and_the_server_keeps_serving(
@@ -148,6 +156,68 @@ def test_bad_requests_get_a_clear_4xx_and_the_server_keeps_serving(
     assert 400 <= answer.status_code < 500, answer.text[:500]
     assert message in answer.json()["message"]
     assert invoke(server, GOOD).status_code == 200
+
+
+def test_a_request_without_content_type_is_415_not_500(server: str) -> None:
+    answer = requests.post(f"{server}/invocations", data=json.dumps(GOOD), timeout=60)
+    assert answer.status_code == 415, answer.text[:500]
+    assert "Content-Type" in answer.json()["message"]
+
+
+def worker_peak_rss(process: subprocess.Popen) -> int:
+    """The highest resident memory any process of the server's group reached (VmHWM), bytes."""
+    import psutil
+
+    group = os.getpgid(process.pid)
+    peaks = []
+    for found in psutil.process_iter(["pid"]):
+        try:
+            if os.getpgid(found.pid) != group:
+                continue
+            status = Path(f"/proc/{found.pid}/status").read_text()
+        except (ProcessLookupError, FileNotFoundError, PermissionError):
+            continue
+        peaks += [int(line.split()[1]) * 1024 for line in status.splitlines() if "VmHWM" in line]
+    return max(peaks)
+
+
+def test_three_huge_requests_at_once_leave_memory_bounded(
+    served: tuple[str, subprocess.Popen, int],
+) -> None:
+    """3 concurrent requests of 5,000 texts x 5,000 characters: refused, memory stays put."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url, process, _ = served
+    body = json.dumps({"inputs": {"description": ["b" * 5000] * 5000}})
+    before = worker_peak_rss(process)
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(lambda _: invoke(url, body), range(3)))
+    assert [answer.status_code for answer in answers] == [413] * 3
+    grown = worker_peak_rss(process) - before
+    assert grown < 400 * 2**20, f"peak RSS grew by {grown / 2**20:.0f} MB"
+    assert invoke(url, GOOD).status_code == 200
+
+
+def test_serve_refuses_an_unknown_model_and_a_taken_port_in_one_line(
+    pipeline: Workspace,
+) -> None:
+    result = pipeline.run(
+        "prodcat", "serve", "--model", "models:/nonexistent@champion", check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "prodcat: error: models:/nonexistent@champion: no version of 'nonexistent' holds "
+        "'champion' yet; check --model"
+    ]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = pipeline.run("prodcat", "serve", "--port", str(port), check=False)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"prodcat: error: cannot listen on 127.0.0.1:{port}")
+    assert "pass --port" in line
 
 
 def test_serve_builds_the_mlflow_command_on_loopback() -> None:

@@ -62,7 +62,7 @@ def test_an_unclosed_quote_is_not_a_readable_csv(tmp_path: Path) -> None:
 
 def test_the_missing_column_message_lists_the_columns_found(tmp_path: Path) -> None:
     path = write(tmp_path, "title,category,price\nboots,shoes,10\n")
-    with pytest.raises(UserError, match=r"\(columns: title, category, price\)"):
+    with pytest.raises(UserError, match=r"\(columns: 'title', 'category', 'price'\)"):
         read(path)
 
 

@@ -1,3 +1,6 @@
+import dataclasses
+from unittest.mock import ANY
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,9 +11,12 @@ from prodcat.core.calibration import Calibration
 from prodcat.serving.predictor import Predictor, rank_categories
 from prodcat.serving.pyfunc import ProdcatModel
 from prodcat.serving.requests import (
+    MAX_REQUEST_BYTES,
+    MAX_REQUEST_CHARS,
     MAX_TEXT_CHARS,
     MAX_TEXTS_PER_REQUEST,
     InvalidInput,
+    refused_body,
     texts_from_request,
 )
 from tests.unit.tiny_model import LABELS, tiny_predictor
@@ -226,3 +232,26 @@ def test_the_pyfunc_adapter_refuses_bad_params(
         adapter.predict(context=None, model_input=request, params=params)
     answer = adapter.predict(context=None, model_input=request, params={"explain": 1})
     assert len(answer["attention"][0]) == 1
+
+
+def test_the_texts_of_one_request_are_capped_in_characters_all_together() -> None:
+    per_text = MAX_REQUEST_CHARS // MAX_TEXTS_PER_REQUEST
+    assert len(texts_from_request(["x" * per_text] * MAX_TEXTS_PER_REQUEST)) == 5000
+    with pytest.raises(InvalidInput, match=f"may hold {MAX_REQUEST_CHARS} in all"):
+        texts_from_request(["x" * (per_text + 1)] * MAX_TEXTS_PER_REQUEST)
+
+
+def test_bodies_without_content_type_or_too_large_are_refused_unread() -> None:
+    assert refused_body(b"{}", None) == (415, ANY)
+    assert refused_body(b"x" * (MAX_REQUEST_BYTES + 1), "application/json")[0] == 413
+    assert refused_body(b"{}", "application/json") is None
+
+
+def test_the_predictor_cuts_titles_as_prepare_did(predictor: Predictor) -> None:
+    cutting = dataclasses.replace(predictor, max_title_chars=9)
+    assert cutting.normalized(["Red Boots, tote bag"]) == ["red boots"]
+    np.testing.assert_allclose(
+        cutting.probabilities(["red boots tote bag shirt"]),
+        predictor.probabilities(["red boots"]),
+        rtol=1e-6,
+    )

@@ -14,9 +14,11 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from prodcat.cli import dev, monitor, pipeline, predict, registry, serve
 from prodcat.core.errors import UserError, caused_by_interrupt
+from prodcat.io.redact import install_redaction, redact_text
 
 logger = logging.getLogger("prodcat")
 
@@ -55,6 +57,10 @@ def configure_logging(level: int) -> None:
     )
     for noisy in ("mlflow", "alembic", "urllib3", "git", "matplotlib", "h5py"):
         logging.getLogger(noisy).setLevel(library_level(level))
+    # Its "Retrying ... after connection broken" warnings precede the one line naming the
+    # failure; they are debug detail.
+    logging.getLogger("urllib3").setLevel(level if level == logging.DEBUG else logging.ERROR)
+    install_redaction()
 
 
 def library_level(level: int) -> int:
@@ -72,7 +78,15 @@ def quiet_libraries(level: int) -> None:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", logging.getLevelName(library_level(level)))
 
 
+def redacted_traceback(kind: type[BaseException], value: BaseException, trace: Any) -> None:
+    """``--debug``'s tracebacks, with credentials in URLs hidden like everything else."""
+    import traceback
+
+    sys.stderr.write(redact_text("".join(traceback.format_exception(kind, value, trace))))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    sys.excepthook = redacted_traceback
     arguments = build_parser().parse_args(argv)
     level = log_level(arguments)
     configure_logging(level)
@@ -82,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as error:
         if arguments.debug:
             raise
-        print(f"prodcat: error: {error}", file=sys.stderr)
+        print(f"prodcat: error: {redact_text(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return interrupted()
@@ -90,13 +104,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         if caused_by_interrupt(error):
             logger.debug("while stopping on Ctrl-C: %r", error)
             return interrupted()
+        if arguments.debug:
+            raise
+        failure = store_failure(error)
+        if failure is not None:
+            print(f"prodcat: error: {failure}", file=sys.stderr)
+            return 2
         mlflow_error = sys.modules.get("mlflow.exceptions")
-        if arguments.debug or mlflow_error is None:
+        if mlflow_error is None or not isinstance(error, mlflow_error.MlflowException):
             raise
-        if not isinstance(error, mlflow_error.MlflowException):
-            raise
-        print(f"prodcat: MLflow error: {error.message}", file=sys.stderr)
+        print(f"prodcat: MLflow error: {redact_text(error.message)}", file=sys.stderr)
         return 1
+
+
+def store_failure(error: Exception) -> UserError | None:
+    """A failure to use the MLflow store (unreachable, timed out, refused, locked), by name.
+
+    Only once MLflow is loaded: before that no command has talked to the store.
+    """
+    mlflow = sys.modules.get("mlflow")
+    if mlflow is None:
+        return None
+    from prodcat.io.failures import store_failure as named
+
+    return named(error, mlflow.get_tracking_uri())
 
 
 def interrupted() -> int:

@@ -36,9 +36,10 @@ def ready(arguments: argparse.Namespace, stage: str, tensorflow: bool) -> None:
         from prodcat.serving.quiet import import_tensorflow_quietly
 
         import_tensorflow_quietly()
+    from prodcat.cli.registry import store_timeout
     from prodcat.io.tracking import configure_tracking
 
-    configure_tracking()
+    configure_tracking(sqlite_timeout_seconds=store_timeout(arguments.params))
 
 
 def run_prepare(arguments: argparse.Namespace) -> None:

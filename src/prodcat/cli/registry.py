@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from prodcat.core.config import ExportConfig, PromoteConfig
+from prodcat.core.config import ExportConfig, PromoteConfig, TrackingConfig
 from prodcat.core.errors import UserError
 from prodcat.io.params import load_section
 
@@ -48,6 +48,11 @@ def registry_names(params: Path) -> tuple[str, str]:
     return name, load_section(PromoteConfig, "promote", params).champion_alias
 
 
+def store_timeout(params: Path) -> float:
+    """How long to wait for a locked SQLite store (``tracking.sqlite_timeout_seconds``)."""
+    return load_section(TrackingConfig, "tracking", params).sqlite_timeout_seconds
+
+
 def run_models(arguments: argparse.Namespace) -> None:
     name, champion_alias = registry_names(arguments.params)
     from mlflow import MlflowClient
@@ -56,7 +61,7 @@ def run_models(arguments: argparse.Namespace) -> None:
     from prodcat.io.registry import list_versions, recorded_scores
     from prodcat.io.tracking import configure_tracking
 
-    configure_tracking()
+    configure_tracking(sqlite_timeout_seconds=store_timeout(arguments.params))
     versions = list_versions(MlflowClient(), name)
     if not versions:
         raise UserError(f"no registered versions of '{name}' yet; run `dvc repro`")
@@ -90,7 +95,7 @@ def run_promote(arguments: argparse.Namespace) -> int:
     from prodcat.io.tracking import configure_tracking
 
     name = export.registered_model_name
-    uri = configure_tracking()
+    uri = configure_tracking(sqlite_timeout_seconds=store_timeout(arguments.params))
     with registry_lock(lock_dir(uri)):
         result = promote(
             MlflowClient(),
@@ -129,7 +134,7 @@ def run_rollback(arguments: argparse.Namespace) -> None:
     from prodcat.io.registry import lock_dir, registry_lock, rollback
     from prodcat.io.tracking import configure_tracking
 
-    uri = configure_tracking()
+    uri = configure_tracking(sqlite_timeout_seconds=store_timeout(arguments.params))
     with registry_lock(lock_dir(uri)):
         current, previous = rollback(MlflowClient(), name, alias)
     print(f"'{alias}' rolled back from {name} v{current} to v{previous}")
@@ -142,7 +147,7 @@ def run_lineage(arguments: argparse.Namespace) -> None:
     from prodcat.io.registry import lineage
     from prodcat.io.tracking import configure_tracking
 
-    configure_tracking()
+    configure_tracking(sqlite_timeout_seconds=store_timeout(arguments.params))
     found = lineage(MlflowClient(), name, arguments.version)
     print(f"{found.name} v{found.version}")
     print(f"  MLflow run:    {found.run_id}")
@@ -169,7 +174,7 @@ def run_register(arguments: argparse.Namespace) -> None:
     from prodcat.io.tracking import configure_tracking
     from prodcat.stages import export
 
-    configure_tracking()
+    configure_tracking(sqlite_timeout_seconds=store_timeout(arguments.params))
     print(export.register(arguments.params))
 
 

@@ -40,23 +40,21 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def run_serve(arguments: argparse.Namespace) -> None:
     check_port(arguments.port, "--port")
-    from prodcat.cli.registry import registry_names
+    check_port_free(arguments.host, arguments.port)
+    from prodcat.cli.registry import registry_names, store_timeout
     from prodcat.io.tracking import configure_tracking, mlflow_executable
 
     # models:/ URIs resolve against the same store the CLI uses (MLFLOW_TRACKING_URI or mlflow.db).
-    os.environ["MLFLOW_TRACKING_URI"] = configure_tracking()
+    os.environ["MLFLOW_TRACKING_URI"] = configure_tracking(
+        sqlite_timeout_seconds=store_timeout(arguments.params)
+    )
     model = arguments.model
     if model is None:
-        from mlflow import MlflowClient
-
-        from prodcat.io.registry import alias_holder
-
         name, alias = registry_names(arguments.params)
-        if alias_holder(MlflowClient(), name, alias) is None:
-            raise UserError(
-                f"no version of '{name}' holds '{alias}' yet; run `prodcat promote` or pass --model"
-            )
         model = champion_uri(name, alias)
+        check_model(model, hint="run `prodcat promote` or pass --model")
+    else:
+        check_model(model, hint="check --model")
     if not is_loopback(arguments.host):
         logger.warning(
             "WARNING: binding %s exposes the model, without authentication, to every machine "
@@ -71,11 +69,15 @@ def run_serve(arguments: argparse.Namespace) -> None:
 def run_ui(arguments: argparse.Namespace) -> None:
     """``mlflow ui`` on the store the pipeline writes to (``MLFLOW_TRACKING_URI`` or mlflow.db)."""
     check_port(arguments.port, "--port")
+    check_port_free(arguments.host, arguments.port)
+    from prodcat.io.redact import redact_uri
     from prodcat.io.tracking import mlflow_executable, tracking_uri
 
     uri = tracking_uri()
     if uri.startswith(("http://", "https://")):
-        raise UserError(f"MLFLOW_TRACKING_URI is a server ({uri}): open it in a browser instead")
+        raise UserError(
+            f"MLFLOW_TRACKING_URI is a server ({redact_uri(uri)}): open it in a browser instead"
+        )
     command = [mlflow_executable(), "ui", "--backend-store-uri", uri, "--host", arguments.host]
     command += ["--port", str(arguments.port)]
     logger.info("MLflow UI on http://%s:%d (Ctrl-C stops it)", arguments.host, arguments.port)
@@ -85,6 +87,57 @@ def run_ui(arguments: argparse.Namespace) -> None:
 def check_port(port: int, option: str) -> None:
     if not 0 < port < 65536:
         raise UserError(f"{option} {port} is out of range 1-65535")
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Bind ``host:port`` once, as the server will, so a taken port is one line, not a traceback
+    from deep inside the server after the model has loaded."""
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except socket.gaierror as error:
+        raise UserError(
+            f"--host {host}: not an address of this machine ({error.strerror})"
+        ) from error
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise UserError(
+            f"cannot listen on {host}:{port} ({reason}): another server may be using it; "
+            "stop it or pass --port"
+        ) from error
+
+
+def check_model(model: str, hint: str) -> None:
+    """A registry URI must name an existing version or alias, a local path an existing folder.
+
+    ``runs:/`` and remote URIs are left to MLflow. Failures to reach the store propagate, to be
+    named for what they are.
+    """
+    if model.startswith("models:/"):
+        from mlflow import MlflowClient
+
+        from prodcat.io.registry import alias_holder, get_version
+
+        reference = model.removeprefix("models:/")
+        client = MlflowClient()
+        if "@" in reference:
+            name, alias = reference.split("@", 1)
+            if alias_holder(client, name, alias) is None:
+                raise UserError(f"{model}: no version of '{name}' holds '{alias}' yet; {hint}")
+        elif "/" in reference:
+            name, version = reference.split("/", 1)
+            if version.isdigit():
+                try:
+                    get_version(client, name, version)
+                except UserError as error:
+                    raise UserError(f"{model}: {error}; {hint}") from error
+    elif "://" not in model and not model.startswith("runs:"):
+        from pathlib import Path
+
+        if not (Path(model) / "MLmodel").is_file():
+            raise UserError(f"{model}: no MLflow model there (no MLmodel file); {hint}")
 
 
 def replace_process(command: list[str]) -> None:

@@ -9,6 +9,12 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from prodcat.core.errors import UserError
+from prodcat.core.labels import (
+    REPORT_SAMPLE,
+    conflicting_titles,
+    lookalike_labels,
+    merge_label_variants,
+)
 from prodcat.core.text import normalize_text
 
 logger = logging.getLogger(__name__)
@@ -29,6 +35,10 @@ class CleaningCounts:
     rare_class_rows: int
     rare_classes: tuple[str, ...]
     rows_kept: int
+    cut_titles: int = 0  # longer than max_title_chars: cut, not dropped
+    label_merges: tuple[dict, ...] = ()  # spellings of one label merged into one name
+    label_lookalikes: tuple[dict, ...] = ()  # kept apart, but worth a look
+    conflicting_titles: dict | None = None  # one title under several labels
 
 
 @dataclass(frozen=True)
@@ -48,20 +58,30 @@ def clean_catalog(
     min_class_count: int,
     source: str = "catalog",
     drop_duplicates: bool = True,
+    merge_variants: bool = True,
+    max_title_chars: int | None = None,
 ) -> tuple[pd.DataFrame, CleaningCounts]:
     """Normalise texts and drop empty, unlabelled, rare-class and (if asked) duplicate rows.
 
     Without duplicates no text sits in two splits, so test scores measure unseen titles; keeping
-    them measures the stream of titles a shop actually receives, repeats included.
+    them measures the stream of titles a shop actually receives, repeats included. Titles are
+    cut to ``max_title_chars`` first (as the served model cuts them), and labels differing only
+    in case, spacing or Unicode form are merged unless ``merge_variants`` is false.
     """
-    texts = frame[TEXT].fillna("").map(normalize_text)
+    raw = frame[TEXT].fillna("")
+    cut_titles = int((raw.str.len() > max_title_chars).sum()) if max_title_chars else 0
+    texts = raw.map(lambda text: normalize_text(text, max_title_chars))
     labels = frame[LABEL].fillna("").str.strip()
+    merges: list[dict] = []
+    if merge_variants:
+        labels, merges = merge_label_variants(labels)
     cleaned = pd.DataFrame({TEXT: texts, LABEL: labels})
     empty_text = cleaned[TEXT] == ""
     if empty_text.all():
         raise UserError(f"{source}: every text is empty or blank; check prepare.text_column")
     missing_label = ~empty_text & (cleaned[LABEL] == "")
     cleaned = cleaned[~empty_text & ~missing_label]
+    conflicts = conflicting_titles(cleaned[TEXT], cleaned[LABEL])
     deduplicated = cleaned.drop_duplicates(subset=[TEXT]) if drop_duplicates else cleaned
     class_sizes = deduplicated[LABEL].value_counts()
     rare = class_sizes[class_sizes < min_class_count]
@@ -74,7 +94,12 @@ def clean_catalog(
         rare_class_rows=int(rare.sum()),
         rare_classes=tuple(sorted(rare.index)),
         rows_kept=len(kept),
+        cut_titles=cut_titles,
+        label_merges=tuple(merges),
+        label_lookalikes=tuple(lookalike_labels(kept[LABEL].unique())),
+        conflicting_titles=conflicts,
     )
+    _log_findings(counts, source, max_title_chars)
     if kept[LABEL].nunique() < 2:
         raise UserError(
             f"{source}: fewer than 2 classes with at least {min_class_count} rows after cleaning "
@@ -83,6 +108,43 @@ def clean_catalog(
             f"{counts.rare_class_rows} in rare classes); lower prepare.min_class_count or add data"
         )
     return kept, counts
+
+
+def _log_findings(counts: CleaningCounts, source: str, max_title_chars: int | None) -> None:
+    """What the data report lists, said once in the log where someone will read it."""
+    for merge in counts.label_merges:
+        spellings = ", ".join(f"{k!r} ({v} rows)" for k, v in merge["spellings"].items())
+        logger.info("%s: labels merged into %r: %s", source, merge["into"], spellings)
+    if counts.label_lookalikes:
+        pairs = "; ".join(
+            f"{pair['labels'][0]!r} / {pair['labels'][1]!r} ({pair['why']})"
+            for pair in counts.label_lookalikes[:REPORT_SAMPLE]
+        )
+        more = len(counts.label_lookalikes) - REPORT_SAMPLE
+        logger.warning(
+            "%s: %d pairs of labels look like variants of one another, kept apart: %s%s",
+            source,
+            len(counts.label_lookalikes),
+            pairs,
+            f" (+{more} more in the data report)" if more > 0 else "",
+        )
+    if counts.cut_titles:
+        logger.warning(
+            "%s: %d titles longer than %d characters cut to that length (prepare.max_title_chars)",
+            source,
+            counts.cut_titles,
+            max_title_chars,
+        )
+    conflicts = counts.conflicting_titles or {}
+    if conflicts.get("titles"):
+        logger.warning(
+            "%s: %d titles appear under more than one label (%d rows), e.g. %r; the data "
+            "report lists some",
+            source,
+            conflicts["titles"],
+            conflicts["rows"],
+            conflicts["sample"][0]["text"],
+        )
 
 
 def split_catalog(

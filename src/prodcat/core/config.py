@@ -42,6 +42,18 @@ class PrepareConfig:
         "Keep only the first row of each normalised text, so no title is in two splits and the "
         "test scores measure unseen titles; false keeps repeats (counted before min_class_count).",
     )
+    merge_label_variants: bool = _field(
+        True,
+        "Merge labels that differ only in case, spacing or Unicode form ('Footwear', "
+        "'footwear ', 'FOOTWEAR') into their most frequent spelling; the data report lists each "
+        "merge. False keeps them as separate classes.",
+    )
+    max_title_chars: int = _field(
+        1000,
+        "Titles are cut to this many characters before normalisation, in training and in the "
+        "served model alike, so one runaway row cannot flood the vocabulary (cuts are counted "
+        "in the data report).",
+    )
     val_fraction: float = _field(0.1, "Share of rows held out for validation (early stopping).")
     test_fraction: float = _field(0.1, "Share of rows held out for the final test metrics.")
     seed: int = _field(42, "Seed of the stratified split.")
@@ -62,6 +74,7 @@ class PrepareConfig:
 
     def __post_init__(self) -> None:
         _check(self.min_class_count >= 1, "prepare.min_class_count", "must be at least 1")
+        _check(self.max_title_chars >= 1, "prepare.max_title_chars", "must be at least 1")
         _check(
             self.text_column != self.label_column,
             "prepare.label_column",
@@ -228,6 +241,11 @@ class PromoteConfig:
     min_delta: float = _field(
         0.0, "How much better than the champion the candidate must be (0: at least as good)."
     )
+    max_loss_to_baseline: float = _field(
+        0.01,
+        "How far the candidate's gate metric may fall below the TF-IDF baseline trained and "
+        "tested on the same split in the same run (0: it must at least match the baseline).",
+    )
     min_accuracy: float = _field(0.8, "Absolute floor on the candidate's test accuracy.")
     min_macro_f1: float = _field(0.75, "Absolute floor on the candidate's test macro F1.")
     champion_alias: str = _field(
@@ -236,6 +254,11 @@ class PromoteConfig:
 
     def __post_init__(self) -> None:
         _check(-1 < self.min_delta < 1, "promote.min_delta", "must be between -1 and 1")
+        _check(
+            -1 < self.max_loss_to_baseline <= 1,
+            "promote.max_loss_to_baseline",
+            "must be in (-1, 1]",
+        )
         for name in ("min_accuracy", "min_macro_f1"):
             _check(0 <= getattr(self, name) <= 1, f"promote.{name}", "must be between 0 and 1")
         _check(bool(self.champion_alias.strip()), "promote.champion_alias", "is empty")
@@ -285,6 +308,25 @@ class MonitorConfig:
         _check(self.min_rows >= 1, "monitor.min_rows", "must be at least 1")
 
 
+@dataclass(frozen=True)
+class TrackingConfig:
+    """How commands use the MLflow store; read by the CLI, no stage's output depends on it."""
+
+    sqlite_timeout_seconds: float = _field(
+        60.0,
+        "How long a command waits for another process's lock on the default SQLite store "
+        "(mlflow.db) before failing with one line naming the lock. A tracking server's "
+        "timeout is MLFLOW_HTTP_REQUEST_TIMEOUT's.",
+    )
+
+    def __post_init__(self) -> None:
+        _check(
+            0 < self.sqlite_timeout_seconds <= 3600,
+            "tracking.sqlite_timeout_seconds",
+            "must be in (0, 3600]",
+        )
+
+
 SECTIONS: dict[str, type] = {
     "prepare": PrepareConfig,
     "baseline": BaselineConfig,
@@ -293,6 +335,7 @@ SECTIONS: dict[str, type] = {
     "export": ExportConfig,
     "promote": PromoteConfig,
     "monitor": MonitorConfig,
+    "tracking": TrackingConfig,
 }
 
 ConfigT = TypeVar("ConfigT")

@@ -39,7 +39,12 @@ class PreparedData:
 def prepare_catalog(frame: pd.DataFrame, config: PrepareConfig, source: str) -> PreparedData:
     """Clean, split, fit the label encoder and vocabulary on train only, and encode every split."""
     cleaned, counts = clean_catalog(
-        frame, config.min_class_count, source, drop_duplicates=config.drop_duplicates
+        frame,
+        config.min_class_count,
+        source,
+        drop_duplicates=config.drop_duplicates,
+        merge_variants=config.merge_label_variants,
+        max_title_chars=config.max_title_chars,
     )
     splits = split_catalog(
         cleaned, config.val_fraction, config.test_fraction, config.seed, source=source
@@ -68,6 +73,12 @@ def prepare_catalog(frame: pd.DataFrame, config: PrepareConfig, source: str) -> 
             "rare_class_rows": counts.rare_class_rows,
             "rare_classes": list(counts.rare_classes),
         },
+        "cut_titles": counts.cut_titles,
+        "labels": {
+            "merged": list(counts.label_merges),
+            "lookalikes": list(counts.label_lookalikes),
+        },
+        "conflicting_titles": counts.conflicting_titles,
         "rows": {"kept": counts.rows_kept, **{name: len(split) for name, split in splits.items()}},
         "classes": len(encoder.classes_),
         "class_counts": {str(k): int(v) for k, v in cleaned[LABEL].value_counts().items()},

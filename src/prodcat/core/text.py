@@ -27,12 +27,16 @@ _ASCII_WORDS = bytes.maketrans(
 )
 
 
-def normalize_text(text: str) -> str:
+def normalize_text(text: str, max_chars: int | None = None) -> str:
     """Unicode-normalised, lower-case words separated by single spaces.
 
     Accents and non-Latin letters are kept (they carry meaning in product names); punctuation,
-    symbols and emoji become word breaks.
+    symbols and emoji become word breaks. With ``max_chars``, only the text's first
+    ``max_chars`` characters count (``prepare.max_title_chars``): one runaway title cannot
+    flood the vocabulary, and the served model reads the same cut.
     """
+    if max_chars is not None:
+        text = text[:max_chars]
     if text.isascii():
         return " ".join(text.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split())
     folded = unicodedata.normalize("NFKC", text).casefold()
@@ -143,6 +147,18 @@ def write_vocabulary(vocabulary: Sequence[str], path: Path) -> None:
 
 def read_vocabulary(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").split("\n")[:-1]
+
+
+def write_text_settings(max_title_chars: int, path: Path) -> None:
+    """How raw text is read (the cut of ``prepare.max_title_chars``), for the served model."""
+    path.write_text(json.dumps({"max_title_chars": max_title_chars}) + "\n", encoding="utf-8")
+
+
+def read_text_settings(path: Path | None) -> int | None:
+    """The title cut a model was trained with; None (no cut) for models exported without it."""
+    if path is None or not path.is_file():
+        return None
+    return int(json.loads(path.read_text(encoding="utf-8"))["max_title_chars"])
 
 
 def write_labels(labels: Sequence[str], path: Path) -> None:

@@ -9,6 +9,7 @@ PREPARED_DIR = Path("data/prepared")
 SPLITS = ("train", "val", "test")
 VOCABULARY = PREPARED_DIR / "vocab.txt"
 LABELS = PREPARED_DIR / "labels.json"
+TEXT_SETTINGS = PREPARED_DIR / "text.json"  # how raw text is read; shipped with the model
 DATA_REPORT = PREPARED_DIR / "data_report.json"
 
 BASELINE = Path("reports/baseline.json")

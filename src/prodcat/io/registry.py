@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from prodcat.core.errors import UserError
+from prodcat.io.redact import redact_uri
 
 logger = logging.getLogger(__name__)
 
@@ -58,19 +60,34 @@ def register_once(
 PREVIOUS_CHAMPION_TAG = "champion.previous"
 
 
+MISSING = "RESOURCE_DOES_NOT_EXIST"
+
+
 def alias_holder(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    """The version holding ``alias``, or None if the model or the alias does not exist.
+
+    Read from the registered model's alias map: MLflow reports a missing alias with the same
+    code as a malformed request, so only "no such model" may mean "none". Any other failure
+    (an unreachable server, a locked store) propagates, to be named for what it is.
+    """
     try:
-        return client.get_model_version_by_alias(name, alias)
+        aliases = client.get_registered_model(name).aliases
     except MlflowException as error:
-        if error.error_code == "RESOURCE_DOES_NOT_EXIST" or "alias" in error.message.lower():
+        if error.error_code == MISSING:
             return None
         raise
+    if alias not in aliases:
+        return None
+    return get_version(client, name, str(aliases[alias]))
 
 
 def get_version(client: MlflowClient, name: str, version: str) -> ModelVersion:
+    """The version, or a :class:`UserError` if the store says it does not exist."""
     try:
         return client.get_model_version(name, version)
     except MlflowException as error:
+        if error.error_code != MISSING:
+            raise
         raise UserError(f"registered model '{name}' has no version {version}") from error
 
 
@@ -89,13 +106,65 @@ def list_versions(client: MlflowClient, name: str) -> list[tuple[ModelVersion, l
     ]
 
 
-def recorded_scores(version: ModelVersion) -> dict[str, float]:
-    """The test metrics export recorded on the version (``test_accuracy`` → ``accuracy``)."""
-    return {
-        key.removeprefix("test_"): float(value)
-        for key, value in version.tags.items()
-        if key.startswith("test_") and key != "test_data.md5"
-    }
+def recorded_scores(version: ModelVersion, prefix: str = "test_") -> dict[str, float]:
+    """The test metrics export recorded on the version (``test_accuracy`` → ``accuracy``);
+    with ``prefix="baseline."``, the baseline's from the same run."""
+    scores = {}
+    for key, value in version.tags.items():
+        if key.startswith(prefix) and key != "test_data.md5":
+            try:
+                scores[key.removeprefix(prefix)] = float(value)
+            except ValueError:
+                continue  # e.g. baseline.slices, a table
+    return scores
+
+
+# A version's label set: its digest always, the list itself when short enough for any store's
+# tag column; the full list is always the model's own labels.json artifact.
+LABELS_DIGEST_TAG = "labels.sha256"
+LABELS_COUNT_TAG = "labels.count"
+LABELS_TAG = "labels"
+MAX_LABELS_TAG_CHARS = 5000
+
+
+def label_tags(labels: list[str]) -> dict[str, str]:
+    from prodcat.core.promotion import label_set_digest
+
+    listed = json.dumps(sorted(labels), ensure_ascii=False)
+    tags = {LABELS_DIGEST_TAG: label_set_digest(labels), LABELS_COUNT_TAG: str(len(labels))}
+    return tags | ({LABELS_TAG: listed} if len(listed) <= MAX_LABELS_TAG_CHARS else {})
+
+
+def label_set(name: str, version: ModelVersion) -> list[str]:
+    """The labels a version predicts: from its tag, else from the model's labels.json."""
+    if LABELS_TAG in version.tags:
+        return list(json.loads(version.tags[LABELS_TAG]))
+    import mlflow
+
+    from prodcat.serving.pyfunc import ARTIFACT_LABELS
+
+    uri = f"models:/{name}/{version.version}"
+    flavor = mlflow.models.Model.load(uri).flavors.get("python_function", {})
+    artifact = flavor.get("artifacts", {}).get(ARTIFACT_LABELS, {}).get("path")
+    if not artifact:
+        raise UserError(f"{name} v{version.version} records no label set; re-export it")
+    local = mlflow.artifacts.download_artifacts(f"{uri}/{artifact}")
+    return list(json.loads(Path(local).read_text(encoding="utf-8")))
+
+
+def labels_differ(name: str, candidate: ModelVersion, champion: ModelVersion) -> str | None:
+    """Why the two versions' scores do not compare (different labels), or None."""
+    from prodcat.core.promotion import Contender, label_difference
+
+    ours, theirs = candidate.tags.get(LABELS_DIGEST_TAG), champion.tags.get(LABELS_DIGEST_TAG)
+    if ours and theirs and ours == theirs:
+        return None
+    return label_difference(
+        Contender(str(candidate.version), {}, ""),
+        label_set(name, candidate),
+        Contender(str(champion.version), {}, ""),
+        label_set(name, champion),
+    )
 
 
 def move_alias(
@@ -116,7 +185,10 @@ def lock_dir(tracking_uri: str) -> Path:
     """
     if tracking_uri.startswith("sqlite:///"):
         return Path(tracking_uri.removeprefix("sqlite:///").split("?")[0]).resolve().parent
-    logger.debug("%s is not a local SQLite store: the promotion lock is per machine", tracking_uri)
+    logger.debug(
+        "%s is not a local SQLite store: the promotion lock is per machine",
+        redact_uri(tracking_uri),
+    )
     return Path.cwd()
 
 
@@ -211,7 +283,11 @@ def finished_stages_lock(lock_text: str, running: str = "export") -> str:
 
 
 def version_tags(
-    run: Any, data_report: Mapping[str, Any], evaluation: Mapping[str, Any], test_md5: str
+    run: Any,
+    data_report: Mapping[str, Any],
+    evaluation: Mapping[str, Any],
+    test_md5: str,
+    labels: list[str] | None = None,
 ) -> dict[str, str]:
     """What a registered version records about itself: lineage, test scores beside the
     baseline's, the label set it predicts, and the temperature and review threshold its
@@ -238,6 +314,7 @@ def version_tags(
         "params": json.dumps(run.data.params, sort_keys=True),
         **{f"test_{key}": str(value) for key, value in scores.items()},
         **{f"baseline.{key}": str(value) for key, value in evaluation["baseline"].items()},
+        **(label_tags(labels) if labels is not None else {}),
     }
 
 
@@ -261,6 +338,7 @@ def register_export(
     import mlflow
 
     from prodcat.core.model_card import render_model_card
+    from prodcat.core.text import read_labels
     from prodcat.io import layout
     from prodcat.io.files import file_md5, read_json
     from prodcat.io.tracking import dvc_experiment, resumed_run
@@ -290,6 +368,7 @@ def register_export(
             read_json(layout.DATA_REPORT),
             facts.metrics,
             file_md5(layout.split_texts("test")),
+            read_labels(layout.LABELS),
         )
         if experiment:
             tags["dvc.experiment"] = experiment
@@ -355,10 +434,11 @@ def promote(
     Call it under :func:`registry_lock`. When the two versions were tested on different test
     splits, both are scored again on ``test_split`` first.
     """
+    import dataclasses
+
     import pandas as pd
 
     from prodcat.core.promotion import (
-        Contender,
         comparison_table,
         decide,
         require_scores,
@@ -376,21 +456,20 @@ def promote(
             )
     champion_version = alias_holder(client, name, gate.champion_alias)
 
-    def contender(held: ModelVersion) -> Contender:
-        return Contender(
-            str(held.version), recorded_scores(held), held.tags.get("test_data.md5", "")
-        )
-
     candidate = contender(candidate_version)
     champion = contender(champion_version) if champion_version else None
     require_scores(candidate, "candidate")
     if champion:
         require_scores(champion, "champion")
+    differ = None
+    if champion_version is not None and champion and champion.version != candidate.version:
+        differ = labels_differ(name, candidate_version, champion_version)
     scored_on = "the test metrics recorded at export" + (
-        " (same test_data.md5 as the champion)" if champion else ""
+        " (same test_data.md5 as the champion)" if champion and not differ else ""
     )
     rescored = bool(
         champion
+        and not differ
         and champion.version != candidate.version
         and not same_test_data(candidate, champion)
     )
@@ -404,11 +483,15 @@ def promote(
         texts, labels = frame["text"].tolist(), frame["label"].tolist()
         current = file_md5(test_split)
         candidate, champion = (
-            Contender(held.version, rescore_version(name, held.version, texts, labels), current)
+            dataclasses.replace(
+                held,
+                metrics=rescore_version(name, held.version, texts, labels),
+                test_data_md5=current,
+            )
             for held in (candidate, champion)
         )
         scored_on = f"both re-evaluated on {test_split} (md5 {current})"
-    decision = decide(candidate, champion, gate)
+    decision = decide(candidate, champion, gate, labels_differ=differ)
     table = comparison_table(candidate, champion, gate)
     already = champion is not None and champion.version == candidate.version
     moved = not dry_run and not already and (decision.passed or force)
@@ -425,6 +508,25 @@ def promote(
         }
         move_alias(client, name, gate.champion_alias, candidate.version, record)
     return Promotion(candidate, champion, decision, table, scored_on, rescored, moved)
+
+
+def contender(held: ModelVersion) -> Any:  # promotion.Contender
+    """A version as the gate sees it: test scores, test split, baseline and coverage."""
+    from prodcat.core.promotion import Contender
+
+    scores = recorded_scores(held)
+    baseline = recorded_scores(held, prefix="baseline.")
+    coverage = held.tags.get("test_coverage")
+    return Contender(
+        str(held.version),
+        scores,
+        held.tags.get("test_data.md5", ""),
+        baseline=baseline,
+        baseline_lift={
+            key: scores[key] - value for key, value in baseline.items() if key in scores
+        },
+        coverage=float(coverage) if coverage else None,
+    )
 
 
 def rollback(client: MlflowClient, name: str, alias: str) -> tuple[str, str]:

@@ -18,6 +18,8 @@ import mlflow
 from mlflow.entities import RunStatus
 
 from prodcat.core.errors import UserError, caused_by_interrupt
+from prodcat.io.failures import store_failure
+from prodcat.io.redact import install_redaction, redact_text, redact_uri
 
 logger = logging.getLogger(__name__)
 
@@ -30,31 +32,93 @@ STORE_MODULES = ("sqlalchemy", "mlflow.store")
 INTERRUPT_RETRY_SECONDS = 0.05
 
 
-def tracking_uri(root: Path | None = None) -> str:
+def tracking_uri(
+    root: Path | None = None, sqlite_timeout_seconds: float = SQLITE_BUSY_TIMEOUT_SECONDS
+) -> str:
     """``MLFLOW_TRACKING_URI`` if set, else a SQLite file at the repository root.
 
-    Writers to the default store wait up to ``SQLITE_BUSY_TIMEOUT_SECONDS`` for a lock held by
-    another process (``mlflow ui``, a second stage) instead of failing on "database is locked".
+    Writers to the default store wait up to ``sqlite_timeout_seconds`` for a lock held by
+    another process (``mlflow ui``, a second stage) instead of failing on "database is locked"
+    at once; after that, :func:`prodcat.io.failures.store_failure` names the lock in one line.
     """
     configured = os.environ.get("MLFLOW_TRACKING_URI")
     if configured:
         return configured
     store = ((root or Path.cwd()) / DEFAULT_STORE).resolve()
-    return f"sqlite:///{store}?timeout={SQLITE_BUSY_TIMEOUT_SECONDS}"
+    return f"sqlite:///{store}?timeout={sqlite_timeout_seconds:g}"
 
 
 # An unreachable tracking server fails a stage within seconds instead of retrying for minutes.
 HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "8"}
+# MLflow prints "View run ... at: URL" with the URL as configured, password included: it stays
+# quiet, and :func:`log_run_url` logs the same link redacted.
+QUIET_URL = {"MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}
 
 
-def configure_tracking(root: Path | None = None) -> str:
+def configure_tracking(
+    root: Path | None = None, sqlite_timeout_seconds: float = SQLITE_BUSY_TIMEOUT_SECONDS
+) -> str:
     """Point MLflow's tracking and registry clients at :func:`tracking_uri`; return it."""
     for name, value in HTTP_DEFAULTS.items():
         os.environ.setdefault(name, value)
-    uri = tracking_uri(root)
+    os.environ.update(QUIET_URL)
+    install_redaction()  # MLflow's own log handler, now that MLflow is imported
+    uri = tracking_uri(root, sqlite_timeout_seconds)
+    if uri.startswith("sqlite:"):
+        bound_sqlite_wait(sqlite_timeout_seconds)
+        _quiet_store_logger()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
+
+
+class _NamedElsewhere(logging.Filter):
+    """Drops MLflow's traceback of a store failure the CLI names in one line itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return error is None or store_failure(error, "") is None
+
+
+def _quiet_store_logger() -> None:
+    store_logger = logging.getLogger("mlflow.store.db.utils")
+    if not any(isinstance(found, _NamedElsewhere) for found in store_logger.filters):
+        store_logger.addFilter(_NamedElsewhere())
+
+
+_SQLITE_WAIT = {"milliseconds": int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)}
+BUSY_PRAGMA = "PRAGMA busy_timeout"
+
+
+def bound_sqlite_wait(seconds: float) -> None:
+    """Make ``seconds`` the wait for a locked SQLite store, in every statement.
+
+    The URI's ``timeout`` covers a connection's first statements only: MLflow then sets SQLite's
+    busy timeout to 20 s at the start of each session. Its pragma is rewritten to ours, so the
+    wait is the param's, not a constant of MLflow's.
+    """
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    _SQLITE_WAIT["milliseconds"] = int(seconds * 1000)
+    if not event.contains(Engine, "before_cursor_execute", _keep_our_busy_timeout):
+        event.listen(Engine, "before_cursor_execute", _keep_our_busy_timeout, retval=True)
+
+
+def _keep_our_busy_timeout(
+    connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+) -> tuple[str, Any]:
+    if statement.lstrip().startswith(BUSY_PRAGMA):
+        return f"{BUSY_PRAGMA} = {_SQLITE_WAIT['milliseconds']};", parameters
+    return statement, parameters
+
+
+def log_run_url(run_id: str, experiment_id: str) -> None:
+    """Where a tracking server shows the run, with any credentials in its URI redacted."""
+    uri = mlflow.get_tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        base = redact_uri(uri).rstrip("/")
+        logger.info("MLflow run at %s/#/experiments/%s/runs/%s", base, experiment_id, run_id)
 
 
 # MLflow 3's UI opens an experiment of this kind on its training runs, not on the GenAI overview.
@@ -92,9 +156,10 @@ def training_run(
         end_orphaned_runs(experiment.experiment_id)
         active = mlflow.start_run(run_name=name, tags={**tags, **_owner_tags()})
     except mlflow.exceptions.MlflowException as error:
-        raise UserError(
-            f"MLflow tracking store {mlflow.get_tracking_uri()} is not usable ({error.message}); "
-            "start the server or fix MLFLOW_TRACKING_URI"
+        uri = mlflow.get_tracking_uri()
+        raise store_failure(error, uri) or UserError(
+            f"MLflow tracking store {redact_uri(uri)} is not usable "
+            f"({redact_text(error.message)}); start the server or fix MLFLOW_TRACKING_URI"
         ) from error
     with _ended_on_interrupt(active) as run:
         yield run
@@ -109,7 +174,7 @@ def resumed_run(run_id: str) -> Iterator[mlflow.ActiveRun]:
         if error.error_code != "RESOURCE_DOES_NOT_EXIST":
             raise
         raise UserError(
-            f"MLflow run {run_id} not found in {mlflow.get_tracking_uri()}; "
+            f"MLflow run {run_id} not found in {redact_uri(mlflow.get_tracking_uri())}; "
             "rerun training with `dvc repro -f train`"
         ) from error
     with _ended_on_interrupt(active) as run:
@@ -166,6 +231,7 @@ def _ended_on_interrupt(active: mlflow.ActiveRun) -> Iterator[mlflow.ActiveRun]:
                 mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
             raise
         mlflow.end_run(RunStatus.to_string(RunStatus.FINISHED))
+        log_run_url(active.info.run_id, active.info.experiment_id)
 
 
 def _mark_killed(run_id: str) -> None:

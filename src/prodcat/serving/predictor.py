@@ -20,6 +20,7 @@ from prodcat.core.text import (
     encode_texts,
     normalize_text,
     read_labels,
+    read_text_settings,
     read_vocabulary,
 )
 
@@ -36,6 +37,7 @@ class Predictor:
     vectorizer: Vectorizer
     labels: tuple[str, ...]
     calibration: Calibration = field(default_factory=Calibration)
+    max_title_chars: int | None = None  # the cut training read titles with
 
     @classmethod
     def from_files(
@@ -44,6 +46,7 @@ class Predictor:
         vocabulary_path: Path,
         labels_path: Path,
         calibration: Calibration | None = None,
+        text_settings_path: Path | None = None,
     ) -> Predictor:
         from prodcat.core.model import load_model
 
@@ -54,11 +57,16 @@ class Predictor:
             vectorizer=build_vectorizer(vocabulary, sequence_length=model.input_shape[1]),
             labels=tuple(read_labels(labels_path)),
             calibration=calibration or Calibration(),
+            max_title_chars=read_text_settings(text_settings_path),
         )
 
+    def normalized(self, texts: Sequence[str]) -> list[str]:
+        """The texts as ``prepare`` read the training titles: cut, then normalised."""
+        return [normalize_text(text, self.max_title_chars) for text in texts]
+
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        """The network's own class probabilities, shape ``(len(texts), len(labels))``."""
-        token_ids = encode_texts(self.vectorizer, [normalize_text(text) for text in texts])
+        """Class probabilities, shape ``(len(texts), len(labels))``."""
+        token_ids = encode_texts(self.vectorizer, self.normalized(texts))
         return np.asarray(self.model.predict_on_batch(token_ids))
 
     def calibrated_probabilities(self, texts: Sequence[str]) -> np.ndarray:
@@ -96,7 +104,7 @@ class Predictor:
         """
         from prodcat.core.explain import explanations
 
-        normalized = [normalize_text(text) for text in texts]
+        normalized = self.normalized(texts)
         token_ids = encode_texts(self.vectorizer, normalized)
         probabilities, weights = self._explainer(token_ids)
         explained = explanations(texts, normalized, token_ids, probabilities, weights, self.labels)

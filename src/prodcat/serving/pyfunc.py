@@ -31,6 +31,7 @@ from prodcat.serving.requests import (
 ARTIFACT_MODEL = "model"
 ARTIFACT_VOCABULARY = "vocabulary"
 ARTIFACT_LABELS = "labels"
+ARTIFACT_TEXT_SETTINGS = "text_settings"
 ARTIFACT_MODEL_CARD = "model_card"
 ARTIFACT_CALIBRATION = "calibration"  # temperature and review threshold, JSON
 ARTIFACT_DRIFT_REFERENCE = "drift_reference"  # what `prodcat drift` compares a batch with, JSON
@@ -52,11 +53,13 @@ class ProdcatModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
         import_tensorflow_quietly()
         self._artifacts = dict(context.artifacts)
+        settings = context.artifacts.get(ARTIFACT_TEXT_SETTINGS)  # absent in older exports
         self._predictor = Predictor.from_files(
             Path(context.artifacts[ARTIFACT_MODEL]),
             Path(context.artifacts[ARTIFACT_VOCABULARY]),
             Path(context.artifacts[ARTIFACT_LABELS]),
             self._calibration(),
+            Path(settings) if settings else None,
         )
         install_request_guard()
 

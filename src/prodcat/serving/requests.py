@@ -6,6 +6,7 @@ MLflow's scoring server turns :class:`InvalidInput` into HTTP 400 with the messa
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -21,6 +22,12 @@ logger = logging.getLogger(__name__)
 TEXT_FIELD = "description"
 MAX_TEXTS_PER_REQUEST = 5000
 MAX_TEXT_CHARS = 5000
+# All the texts of one request together: with the two limits above alone, one request could
+# hold 25 million characters, and a few at once grow the server by gigabytes that it keeps.
+MAX_REQUEST_CHARS = 1_000_000
+# The body as sent, checked before it is decoded: room for MAX_REQUEST_CHARS even when every
+# character is a JSON escape, and no more.
+MAX_REQUEST_BYTES = 8 * MAX_REQUEST_CHARS
 
 
 class InvalidInput(MlflowException):
@@ -60,6 +67,7 @@ def _check_texts(values: Sequence[Any]) -> None:
         raise InvalidInput(
             f"{len(values)} texts in one request; send at most {MAX_TEXTS_PER_REQUEST} per request"
         )
+    total = 0
     for position, value in enumerate(values):
         if not isinstance(value, str):
             kind = "null" if _is_missing(value) else type(value).__name__
@@ -70,6 +78,12 @@ def _check_texts(values: Sequence[Any]) -> None:
             raise InvalidInput(
                 f"'{TEXT_FIELD}' of item {position} has {len(value)} characters; "
                 f"the limit is {MAX_TEXT_CHARS}"
+            )
+        total += len(value)
+        if total > MAX_REQUEST_CHARS:
+            raise InvalidInput(
+                f"the texts up to item {position} hold {total} characters; one request may hold "
+                f"{MAX_REQUEST_CHARS} in all: send fewer or shorter texts per request"
             )
 
 
@@ -117,18 +131,38 @@ def check_raw_request(request: Any) -> None:
         _check_texts(values)
 
 
-def install_request_guard() -> bool:
-    """In the ``mlflow models serve`` process, check each request's JSON types before parsing.
+def refused_body(body: Any, content_type: str | None) -> tuple[int, str] | None:
+    """The HTTP status and reason to refuse a request body with before it is decoded, or None.
 
-    MLflow's scoring server parses ``inputs`` and ``instances`` with ``np.array(values, str)``
-    for a string column, so ``5`` and ``null`` would reach the model as the texts ``"5"`` and
-    ``"None"``. MLflow has no hook for this; this wraps ``infer_and_parse_data``, the parser the
-    server calls with the decoded JSON, and does nothing outside the server. Returns whether the
-    guard is active.
+    No content type would fail inside MLflow's server as an error 500; a body too large for
+    :data:`MAX_REQUEST_CHARS` is refused unread.
+    """
+    if not content_type:
+        return 415, "no Content-Type header; send 'Content-Type: application/json'"
+    if isinstance(body, (bytes, str)) and len(body) > MAX_REQUEST_BYTES:
+        return 413, (
+            f"the request body has {len(body)} bytes; the limit is {MAX_REQUEST_BYTES} "
+            f"({MAX_REQUEST_CHARS} characters of text per request)"
+        )
+    return None
+
+
+def install_request_guard() -> bool:
+    """In the ``mlflow models serve`` process, check each request before MLflow parses it.
+
+    MLflow has no hook for this, so two of its scoring server's functions are wrapped, and
+    nothing happens outside the server. ``invocations``, which the server calls with the raw
+    body and content type: no content type is HTTP 415 (MLflow would fail on it with HTTP 500),
+    an oversized body 413, and JSON too deeply nested to decode 400 (MLflow: 500).
+    ``infer_and_parse_data``, which the server calls with the decoded JSON: MLflow parses
+    ``inputs`` and ``instances`` with ``np.array(values, str)`` for a string column, so ``5``
+    and ``null`` would reach the model as the texts ``"5"`` and ``"None"``; they are HTTP 400.
+    Returns whether the guard is active.
     """
     server = sys.modules.get("mlflow.pyfunc.scoring_server")
     parse: Callable[..., Any] | None = getattr(server, "infer_and_parse_data", None)
-    if server is None or parse is None:
+    invocations: Callable[..., Any] | None = getattr(server, "invocations", None)
+    if server is None or parse is None or invocations is None:
         return False
     if getattr(parse, "_prodcat_guard", False):
         return True
@@ -138,7 +172,20 @@ def install_request_guard() -> bool:
         check_raw_request(data)
         return parse(data, *args, **kwargs)
 
+    @functools.wraps(invocations)
+    def checked(data: Any, content_type: str | None, *args: Any, **kwargs: Any) -> Any:
+        refused = refused_body(data, content_type)
+        if refused is not None:  # answered as MLflow answers its own errors
+            status, reason = refused
+            body = json.dumps({"error_code": "BAD_REQUEST", "message": reason})
+            return server.InvocationsResponse(body, status, "application/json")
+        try:
+            return invocations(data, content_type, *args, **kwargs)
+        except RecursionError as error:
+            raise InvalidInput("the JSON is nested too deeply to read") from error
+
     guarded._prodcat_guard = True  # type: ignore[attr-defined]
     server.infer_and_parse_data = guarded  # type: ignore[attr-defined]
+    server.invocations = checked  # type: ignore[attr-defined]
     logger.debug("request guard active: non-text '%s' values get HTTP 400", TEXT_FIELD)
     return True

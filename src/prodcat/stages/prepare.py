@@ -7,7 +7,7 @@ from pathlib import Path
 
 from prodcat.core.config import PrepareConfig
 from prodcat.core.preparation import PreparedData, prepare_catalog
-from prodcat.core.text import write_labels, write_vocabulary
+from prodcat.core.text import write_labels, write_text_settings, write_vocabulary
 from prodcat.io import layout
 from prodcat.io.catalog import read_catalog
 from prodcat.io.files import atomic_path, file_md5, write_array, write_json
@@ -28,6 +28,8 @@ def write_prepared(prepared: PreparedData, source_md5: str) -> None:
         write_vocabulary(prepared.vocabulary, temporary)
     with atomic_path(layout.LABELS) as temporary:
         write_labels(prepared.labels, temporary)
+    with atomic_path(layout.TEXT_SETTINGS) as temporary:
+        write_text_settings(prepared.report["params"]["max_title_chars"], temporary)
     report = {**prepared.report, "source": {**prepared.report["source"], "md5": source_md5}}
     write_json(report, layout.DATA_REPORT)
 
