@@ -14,9 +14,6 @@ import argparse
 import json
 import os
 import platform
-import signal
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -26,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import requests
+
+from prodcat.dev.processes import free_port, running
 
 # The serving target on 2 CPU cores: single-text p50 and batch throughput of the served model.
 TARGET = {"p50_ms": 15.0, "texts_per_second": 5000.0}
@@ -37,12 +36,6 @@ FALLBACK_TEXTS = (
     "Slim-fit stretch denim jeans in washed indigo",
     "Scented soy wax candle for a cosy bedroom",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def percentiles(seconds: list[float]) -> dict[str, float]:
@@ -82,25 +75,10 @@ def measure(
 
 
 def served(model: str, port: int, texts: list[str], arguments: argparse.Namespace) -> dict:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "prodcat.cli", "serve", "--model", model, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    command = [sys.executable, "-m", "prodcat.cli", "serve", "--model", model, "--port", str(port)]
     url = f"http://127.0.0.1:{port}"
-    try:
+    with running(command, f"{url}/ping", timeout=120):
         session = requests.Session()
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if session.get(f"{url}/ping", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit(f"the server for {model} did not start")
-            time.sleep(0.5)
 
         def post(batch: list[str]) -> None:
             answer = session.post(
@@ -111,12 +89,6 @@ def served(model: str, port: int, texts: list[str], arguments: argparse.Namespac
             answer.raise_for_status()
 
         return measure(post, texts, arguments)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
 
 
 def in_process(model: str, texts: list[str], arguments: argparse.Namespace) -> dict:

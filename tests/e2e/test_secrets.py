@@ -64,7 +64,7 @@ def team(prepared_template: Workspace, tmp_path_factory: pytest.TempPathFactory)
     workspace.env["MLFLOW_TRACKING_URI"] = f"http://admin:{PASSWORD}@127.0.0.1:{port}"
     team = Team(workspace, root, port)
     server_log = root / "server.log"
-    with running(command, f"http://127.0.0.1:{port}/health", root, server_env, server_log):
+    with running(command, f"http://127.0.0.1:{port}/health", server_log, cwd=root, env=server_env):
         team.up["repro"] = workspace.run("dvc", "repro")
         team.up["promote"] = workspace.run("prodcat", "-v", "promote")
         team.up["lineage"] = workspace.run("prodcat", "-v", "lineage", "1", "--full")
@@ -81,7 +81,7 @@ def team(prepared_template: Workspace, tmp_path_factory: pytest.TempPathFactory)
         team.logs.append(serve_log)
         serve = ["prodcat", "-v", "serve", "--port", str(serve_port)]
         ready = f"http://127.0.0.1:{serve_port}/ping"
-        with running(serve, ready, workspace.root, workspace.env, serve_log):
+        with running(serve, ready, serve_log, cwd=workspace.root, env=workspace.env):
             pass
     for name, arguments in {
         "promote": ("promote",),

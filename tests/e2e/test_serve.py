@@ -30,7 +30,7 @@ def served(pipeline: Workspace) -> Iterator[tuple[str, subprocess.Popen, int]]:
     url = f"http://127.0.0.1:{port}"
     command = ["prodcat", "serve", "--port", str(port)]
     log = pipeline.root / "serve.log"
-    with running(command, f"{url}/ping", pipeline.root, pipeline.env, log) as process:
+    with running(command, f"{url}/ping", log, cwd=pipeline.root, env=pipeline.env) as process:
         yield url, process, port
 
 

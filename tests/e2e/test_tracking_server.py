@@ -118,7 +118,7 @@ def test_promote_list_and_serve_from_the_server(stack: Stack, team: Workspace) -
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = ["prodcat", "serve", "--port", str(port)]
-    with running(command, f"{url}/ping", team.root, team.env, team.root / "serve.log"):
+    with running(command, f"{url}/ping", team.root / "serve.log", cwd=team.root, env=team.env):
         answer = invoke(url, {"dataframe_records": [{"description": "leather ankle boots"}]})
         assert answer.status_code == 200, answer.text
         assert answer.json()["predictions"][0]["category"] in labels_of(team)

@@ -65,7 +65,7 @@ def tracked(pipeline: Workspace) -> Iterator[Tracked]:
     command = ["mlflow", "server", "--backend-store-uri", pipeline.tracking_uri]
     command += ["--host", "127.0.0.1", "--port", str(port)]
     log = pipeline.root / "mlflow-server.log"
-    with running(command, f"{url}/health", pipeline.root, pipeline.env, log):
+    with running(command, f"{url}/health", log, cwd=pipeline.root, env=pipeline.env):
         yield _what_is_tracked(url)
 
 

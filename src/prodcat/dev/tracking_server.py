@@ -10,22 +10,18 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import signal
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from prodcat.core.errors import UserError
+from prodcat.dev.processes import LOOPBACK, running
 from prodcat.io.tracking import mlflow_executable
 
 logger = logging.getLogger(__name__)
 
-LOOPBACK = "127.0.0.1"
 DATABASE = "mlflow"
 DATABASE_USER = "mlflow"
 SERVICE_USER = "postgres"  # PostgreSQL refuses to run as root; the package creates this user
@@ -136,22 +132,6 @@ class Postgres:
         self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
 
 
-def wait_until_healthy(url: str, process: subprocess.Popen, timeout_seconds: float) -> None:
-    """Until ``url/health`` answers 200; fails early if the server process died."""
-    deadline = time.monotonic() + timeout_seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise UserError(f"mlflow server exited with {process.returncode}; see its log")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.5)
-    raise UserError(f"mlflow server at {url} did not answer within {timeout_seconds:.0f} s")
-
-
 @dataclass(frozen=True)
 class Stack:
     """A running stack: the URL to give ``MLFLOW_TRACKING_URI`` and the server process."""
@@ -178,13 +158,8 @@ def tracking_stack(root: Path, port: int, postgres_port: int, workers: int = 2) 
         command = mlflow_server_command(
             backend, artifacts, port, workers=workers, mlflow=mlflow_executable()
         )
-        with (root / "mlflow-server.log").open("a") as log:
-            server = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        try:
-            url = f"http://{LOOPBACK}:{port}"
-            wait_until_healthy(url, server, timeout_seconds=180)
+        url = f"http://{LOOPBACK}:{port}"
+        with running(command, f"{url}/health", log=root / "mlflow-server.log") as server:
             logger.info(
                 "tracking server on %s: PostgreSQL on %s:%d, artifacts in %s",
                 url,
@@ -193,20 +168,6 @@ def tracking_stack(root: Path, port: int, postgres_port: int, workers: int = 2) 
                 artifacts,
             )
             yield Stack(url=url, backend_uri=backend, server=server)
-        finally:
-            _stop(server)
     finally:
         postgres.stop()
         logger.info("stopped PostgreSQL in %s", postgres.data_dir)
-
-
-def _stop(server: subprocess.Popen) -> None:
-    """Stop the server and its workers (its own process group)."""
-    if server.poll() is not None:
-        return
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
