@@ -16,13 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from prodcat.cli import dev, monitor, pipeline, predict, registry, serve
+from prodcat.cli import dev, drift, pipeline, predict, registry, serve
 from prodcat.core.errors import UserError, caused_by_interrupt
 from prodcat.io.redact import install_redaction, redact_text
 
 logger = logging.getLogger("prodcat")
 
-COMMAND_GROUPS = (pipeline, predict, monitor, registry, serve, dev)
+COMMAND_GROUPS = (pipeline, predict, drift, registry, serve, dev)
 
 
 def build_parser() -> argparse.ArgumentParser:

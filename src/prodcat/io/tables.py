@@ -7,7 +7,8 @@ as written (an id keeps its leading zeros); Parquet columns keep their types.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,3 +148,47 @@ def table_writer(path: Path) -> Iterator[_TableWriter]:
             yield writer
         finally:
             writer.close()
+
+
+def stream_scores(
+    scorer: Any,
+    chunks: Iterator[pd.DataFrame],
+    text_column: str,
+    emit: Callable[[pd.DataFrame | None], None],
+    total: int | None = None,
+    statistics: Any = None,
+) -> dict[str, Any]:
+    """Score chunk by chunk, handing each scored chunk to ``emit`` (and None after the last);
+    count rows, reviews and errors, and the seconds it took (the model already loaded).
+
+    The next chunk is read, and the last one written, on other threads while the network scores
+    the current one: TensorFlow releases the GIL, so parsing and formatting text overlap with it.
+    Chunks are written in order, and at most three are in memory at once.
+    """
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tqdm import tqdm
+
+    counts: dict[str, Any] = {"rows": 0, "review": 0, "errors": 0}
+    started = time.perf_counter()
+    progress = tqdm(total=total, unit=" titles", disable=None, file=sys.stderr, smoothing=0.1)
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="prodcat-io")
+    chunks = iter(chunks)
+    with progress, pool:
+        reading, writing = pool.submit(next, chunks, None), None
+        while (chunk := reading.result()) is not None:
+            reading = pool.submit(next, chunks, None)
+            scored = scorer.score(chunk, text_column, statistics)
+            counts["rows"] += len(scored)
+            counts["review"] += int(scored["needs_review"].sum())
+            counts["errors"] += int(scored["error"].notna().sum())
+            if writing is not None:
+                writing.result()
+            writing = pool.submit(emit, scored)
+            progress.update(len(scored))
+        if writing is not None:
+            writing.result()
+        emit(None)
+    counts["seconds"] = time.perf_counter() - started
+    return counts
