@@ -25,7 +25,8 @@ import numpy as np
 
 from prodcat.core.config import TrainConfig
 from prodcat.core.explain import attention_explainer
-from prodcat.core.model import Architecture, AttentionPooling, build_model, compile_model
+from prodcat.core.features import WORD_IDS
+from prodcat.core.model import Architecture, AttentionPooling, build_model
 
 LENGTH = 8
 FILLER = np.arange(2, 12)
@@ -47,7 +48,7 @@ def keyword_texts(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 def context_only(arch: Architecture) -> keras.Model:
     """prodcat's network before the word embedding joined the pooling's input."""
-    token_ids = keras.Input(shape=(arch.sequence_length,), dtype="int32")
+    token_ids = keras.Input(shape=(arch.sequence_length,), dtype="int32", name=WORD_IDS)
     embedded = keras.layers.Embedding(arch.vocabulary_size, arch.embedding_dim, mask_zero=True)(
         token_ids
     )
@@ -59,18 +60,18 @@ def context_only(arch: Architecture) -> keras.Model:
         units=arch.lstm_units, heads=arch.attention_heads, name="attention_pooling"
     )(attended)
     probabilities = keras.layers.Dense(arch.num_classes, activation="softmax")(pooled)
-    return keras.Model(token_ids, probabilities)
+    return keras.Model({WORD_IDS: token_ids}, probabilities)
 
 
 def measure(variant: str, seed: int, heads: int) -> dict:
     keras.utils.set_random_seed(seed)
     arch = Architecture(16, LENGTH, len(KEYWORDS), 16, 16, 0.1, "self", "attention", heads)
     model = build_model(arch) if variant == "word_and_context" else context_only(arch)
-    compile_model(model, learning_rate=0.01)
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
     train_ids, train_labels, _ = keyword_texts(600, seed=1)
-    model.fit(train_ids, train_labels, epochs=8, batch_size=32, verbose=0)
+    model.fit({WORD_IDS: train_ids}, train_labels, epochs=8, batch_size=32, verbose=0)
     test_ids, test_labels, positions = keyword_texts(100, seed=2)
-    probabilities, weights = attention_explainer(model)(test_ids)
+    probabilities, weights = attention_explainer(model)({WORD_IDS: test_ids})
     keyword = weights[np.arange(len(test_ids)), positions]
     filler = np.where((test_ids != 0) & (test_ids < KEYWORDS.min()), weights, 0).max(axis=1)
     return {

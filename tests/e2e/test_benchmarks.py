@@ -57,20 +57,3 @@ def test_scale_benchmark_grows_the_catalog_and_measures_it(tmp_path: Path) -> No
         assert size[stage]["peak_rss_mb"] > 100  # TensorFlow alone takes more
     assert size["train_samples_per_second"] > 0
     assert figures["params"]["train"]["epochs"] == 1
-
-
-def test_headroom_benchmark_scores_networks_their_average_and_the_blends(tmp_path: Path) -> None:
-    figures = run_on_fixture(
-        "headroom.py", tmp_path, "--seeds", "1", "2", "--set", "train.epochs=2"
-    )
-    assert set(figures["networks"]) == {"1", "2"}
-    for network in figures["networks"].values():
-        assert 0 <= network["accuracy"] <= 1
-        assert network["epochs"] == 2
-    baseline, average = figures["baseline"], figures["network_average"]
-    assert figures["target_accuracy"] == pytest.approx(baseline["accuracy"] + 0.003)
-    # The test-chosen blend may pick either side alone, so it is at least as accurate as each.
-    upper_bound = figures["blend_chosen_on_test"]["accuracy"]
-    assert upper_bound >= max(baseline["accuracy"], average["accuracy"])
-    assert upper_bound >= figures["blend_chosen_on_val"]["accuracy"]
-    assert 0 <= figures["blend_chosen_on_test"]["network_weight"] <= 1

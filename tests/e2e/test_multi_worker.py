@@ -22,7 +22,12 @@ from tests.e2e.conftest import Workspace, copy_workspace
 pytestmark = pytest.mark.slow
 
 TIMEOUT_SECONDS = 600
-CHIEF_OUTPUTS = {"models/model.keras", "models/run.json", "reports/history.csv"}
+CHIEF_OUTPUTS = {
+    "models/model.keras",
+    "models/features.json",
+    "models/run.json",
+    "reports/history.csv",
+}
 MLFLOW_STORE = ("mlflow.db", "mlflow.db-journal", "mlruns/", "mlartifacts/")
 
 

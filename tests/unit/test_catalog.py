@@ -5,7 +5,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prodcat.core.catalog import LABEL, TEXT, clean_catalog, split_catalog
+from prodcat.core.catalog import (
+    LABEL,
+    TEXT,
+    clean_catalog,
+    group_split,
+    split_catalog,
+    take_groups,
+    title_groups,
+)
 from prodcat.core.errors import UserError
 from prodcat.io.catalog import read_catalog
 from prodcat.io.files import file_md5, read_encoded, write_array
@@ -253,3 +261,74 @@ def test_object_arrays_are_refused_rather_than_pickled(tmp_path: Path) -> None:
 def test_file_md5_is_the_plain_md5(tmp_path: Path) -> None:
     path = write(tmp_path, "description,category\nbottes élégantes 👢,shoes\n" * 1000)
     assert file_md5(path) == hashlib.md5(path.read_bytes()).hexdigest()
+
+
+# group_split
+
+
+def brand_frame(sizes: dict[str, int]) -> pd.DataFrame:
+    rows = [
+        (f"{brand} item {i}", "shoes" if i % 2 else "bags")
+        for brand, size in sizes.items()
+        for i in range(size)
+    ]
+    return pd.DataFrame(rows, columns=[TEXT, LABEL])
+
+
+def test_the_group_is_the_patterns_first_match_or_its_capture_group() -> None:
+    texts = pd.Series(["nike air max", "brand adidas shoe", "x"])
+    assert title_groups(texts, r"^\S+").tolist() == ["nike", "brand", "x"]
+    captured = title_groups(texts, r"brand (\w+)").tolist()
+    assert captured[1] == "adidas"
+    assert captured[0] != captured[2]  # no match: each title is a group of its own
+
+
+def test_groups_are_taken_until_the_target_skipping_those_that_overshoot_it() -> None:
+    groups = pd.Series(["big"] * 50 + [f"g{i}" for i in range(50) for _ in range(2)])
+    for seed in range(5):
+        taken = take_groups(groups, target=20, rng=np.random.RandomState(seed))
+        assert 19 <= taken.sum() <= 21  # within 5 % of the target
+        assert not taken[:50].any()  # the big group would overshoot: skipped
+        assert set(groups[taken]) == set(groups[taken].unique())
+        chosen = set(groups[taken])
+        assert taken.sum() == sum((groups == g).sum() for g in chosen)  # whole groups
+
+
+def test_a_group_split_keeps_groups_apart_and_is_seeded() -> None:
+    frame = brand_frame({f"brand{i}": 2 + i % 7 for i in range(60)})
+    split = group_split(frame, 0.1, 0.2, seed=4, pattern=r"^\S+")
+    brands = {name: {text.split()[0] for text in part[TEXT]} for name, part in split.splits.items()}
+    assert not brands["train"] & (brands["val"] | brands["test"])
+    assert not brands["val"] & brands["test"]
+    total = len(frame)
+    assert abs(len(split.splits.test) - 0.2 * total) <= 0.05 * 0.2 * total + 1e-9
+    assert abs(len(split.splits.val) - 0.1 * total) <= 0.05 * 0.1 * total + 1e-9
+    assert split.unseen_class_rows == {"val": 0, "test": 0}
+    again = group_split(frame, 0.1, 0.2, seed=4, pattern=r"^\S+")
+    pd.testing.assert_frame_equal(again.splits.test, split.splits.test)
+    other = group_split(frame, 0.1, 0.2, seed=5, pattern=r"^\S+")
+    assert set(other.splits.test[TEXT]) != set(split.splits.test[TEXT])
+
+
+def test_a_group_split_drops_and_counts_rows_of_classes_train_never_sees() -> None:
+    frame = brand_frame({f"brand{i}": 4 for i in range(30)})
+    only = pd.DataFrame([(f"solo thing {i}", "kitchen") for i in range(4)], columns=[TEXT, LABEL])
+    frame = pd.concat([frame, only], ignore_index=True)
+    for seed in range(40):  # a seed that holds "solo" (the only kitchen brand) out
+        try:
+            split = group_split(frame, 0.1, 0.1, seed=seed, pattern=r"^\S+")
+        except UserError:  # solo alone filled a split, then was dropped: nothing left there
+            continue
+        if "kitchen" not in set(split.splits.train[LABEL]):
+            break
+    else:
+        pytest.fail("no seed held the one-class brand out")
+    assert sum(split.unseen_class_rows.values()) == 4
+    for part in (split.splits.val, split.splits.test):
+        assert "kitchen" not in set(part[LABEL])
+
+
+def test_a_pattern_with_too_few_groups_is_a_user_error() -> None:
+    frame = brand_frame({"same": 30})
+    with pytest.raises(UserError, match="group_pattern"):
+        group_split(frame, 0.1, 0.1, seed=0, pattern=r"^\S+")

@@ -68,6 +68,14 @@ def test_unknown_key_without_a_close_match_lists_the_known_keys() -> None:
         ({"inter_op_threads": -2}, r"train\.inter_op_threads must be 0 \(every core\) or more"),
         ({"attention": "foo"}, r"train\.attention is 'foo'; expected one of 'self', 'additive'"),
         ({"pooling": "max"}, r"train\.pooling is 'max'; expected one of 'attention', 'average'"),
+        ({"word_dropout": 1.0}, r"train\.word_dropout must be in \[0, 1\)"),
+        ({"word_dropout": -0.1}, r"train\.word_dropout must be in \[0, 1\)"),
+        ({"wide": False, "deep": False}, r"train\.wide and train\.deep cannot both be false"),
+        ({"wide": "yes"}, r"train\.wide is 'yes' \(str\); expected bool"),
+        (
+            {"class_weight": "log"},
+            r"train\.class_weight is 'log'; expected one of 'none', 'balanced', 'sqrt'",
+        ),
         (
             {"distribution": "horovod"},
             r"train\.distribution is 'horovod'; expected one of 'none', 'mirrored', 'multi_worker'",
@@ -92,6 +100,12 @@ def test_invalid_train_values_name_the_file_and_the_key(values: dict, message: s
         ({"min_token_count": 0}, r"prepare\.min_token_count must be at least 1"),
         ({"length_percentile": 0}, r"prepare\.length_percentile must be in \(0, 100\]"),
         ({"max_length_cap": 0}, r"prepare\.max_length_cap must be at least 1"),
+        ({"subword_buckets": -1}, r"prepare\.subword_buckets must be 0 \(off\) or more"),
+        ({"subword_min_n": 0}, r"prepare\.subword_min_n must be at least 1"),
+        ({"subword_min_n": 6}, r"prepare\.subword_min_n must be .* at most prepare\.subword_max_n"),
+        ({"subwords_per_word": 0}, r"prepare\.subwords_per_word must be at least 1"),
+        ({"split": "random"}, r"prepare\.split is 'random'; expected one of 'stratified', 'group'"),
+        ({"group_pattern": "(unclosed"}, r"prepare\.group_pattern is not a regular expression"),
     ],
 )
 def test_invalid_prepare_values_are_refused(values: dict, message: str) -> None:
@@ -155,3 +169,17 @@ def test_every_field_has_help_text() -> None:
     for cls in SECTIONS.values():
         for field in dataclasses.fields(cls):
             assert field.metadata.get("help"), f"{cls.__name__}.{field.name} has no help"
+
+
+def test_the_winning_recipe_is_the_default() -> None:
+    train = load_section(TrainConfig, "train", REPO / "params.yaml")
+    assert (train.wide, train.deep, train.class_weight) == (True, True, "sqrt")
+    assert train.word_dropout == 0.4
+    prepare = load_section(PrepareConfig, "prepare", REPO / "params.yaml")
+    assert (prepare.subword_buckets, prepare.subword_min_n, prepare.subword_max_n) == (
+        1 << 17,
+        3,
+        5,
+    )
+    assert (prepare.subwords_per_word, prepare.split) == (32, "stratified")
+    assert train == TrainConfig() and prepare.subword_buckets == PrepareConfig().subword_buckets

@@ -5,13 +5,16 @@ import numpy as np
 import pytest
 
 from prodcat.core.explain import attention_explainer, explanations, word_weights
-from prodcat.core.model import Architecture, build_model, compile_model
+from prodcat.core.features import WORD_IDS, tensor_inputs
+from prodcat.core.model import Architecture, build_model
+from tests.unit.tiny_model import tiny_encoder, tiny_network
 
 VARIANTS = [(a, p) for a in ("self", "additive") for p in ("attention", "average")]
 TOKENS = np.array([[5, 6, 7, 0, 0, 0], [9, 8, 7, 6, 5, 4], [3, 0, 0, 0, 0, 0]], dtype=np.int32)
 
 
 def small_model(attention: str = "self", pooling: str = "attention", **sizes: int) -> keras.Model:
+    """The deep path alone, on word ids: what the explanation reads."""
     return build_model(
         Architecture(
             vocabulary_size=sizes.get("vocabulary_size", 30),
@@ -30,14 +33,36 @@ def small_model(attention: str = "self", pooling: str = "attention", **sizes: in
 @pytest.mark.parametrize(("attention", "pooling"), VARIANTS)
 def test_weights_are_a_distribution_over_the_real_tokens(attention: str, pooling: str) -> None:
     model = small_model(attention, pooling)
-    probabilities, weights = attention_explainer(model)(TOKENS)
+    probabilities, weights = attention_explainer(model)({WORD_IDS: TOKENS})
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-6)
     assert np.all(weights >= 0)
     assert np.all(weights[TOKENS == 0] == 0), "padding got attention"
     assert np.all(weights[TOKENS != 0] > 0)
     assert weights[2, 0] == pytest.approx(1.0)  # a one-word text: all the attention is on it
     # The explaining pass is the model's own forward pass: same probabilities.
-    np.testing.assert_allclose(probabilities, np.asarray(model(TOKENS)), rtol=1e-5, atol=1e-6)
+    expected = np.asarray(model({WORD_IDS: TOKENS}))
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_the_wide_and_deep_model_is_explained_over_its_words() -> None:
+    """With subwords and the wide path beside the deep one, the weights still cover the words,
+    and the probabilities are the whole model's."""
+    encoder = tiny_encoder()
+    model = tiny_network(encoder)
+    titles = ["red leather boots", "tote", "zorblax canvas shirt cotton"]
+    inputs = encoder.encode(titles)
+    probabilities, weights = attention_explainer(model)(inputs)
+    words = inputs[WORD_IDS]
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-6)
+    assert np.all(weights[words == 0] == 0)
+    assert np.all(weights[words != 0] > 0)
+    expected = np.asarray(model(tensor_inputs(inputs)))
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_model_without_a_deep_path_cannot_be_explained() -> None:
+    with pytest.raises(ValueError, match="no attention layer"):
+        attention_explainer(tiny_network(tiny_encoder(deep=False)))
 
 
 def test_self_attention_scores_become_the_attention_each_word_receives() -> None:
@@ -94,14 +119,12 @@ def keyword_texts(rows: int, length: int, seed: int) -> tuple[np.ndarray, np.nda
 def test_the_deciding_word_gets_more_attention_than_the_filler() -> None:
     keras.utils.set_random_seed(7)
     length = 8
-    model = compile_model(
-        small_model(vocabulary_size=16, sequence_length=length, embedding_dim=16, lstm_units=16),
-        learning_rate=0.01,
-    )
+    model = small_model(vocabulary_size=16, sequence_length=length, embedding_dim=16, lstm_units=16)
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
     train_ids, train_labels, _ = keyword_texts(600, length, seed=1)
-    model.fit(train_ids, train_labels, epochs=8, batch_size=32, verbose=0)
+    model.fit({WORD_IDS: train_ids}, train_labels, epochs=8, batch_size=32, verbose=0)
     test_ids, test_labels, positions = keyword_texts(100, length, seed=2)
-    probabilities, weights = attention_explainer(model)(test_ids)
+    probabilities, weights = attention_explainer(model)({WORD_IDS: test_ids})
     assert (probabilities.argmax(axis=1) == test_labels).mean() > 0.95
     keyword_weight = weights[np.arange(len(test_ids)), positions]
     filler = (test_ids != 0) & (test_ids < KEYWORDS.min())

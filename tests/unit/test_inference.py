@@ -167,7 +167,7 @@ def test_a_calibrated_predictor_cools_its_probabilities_and_marks_reviews(
     threshold = float(ordered[0] + ordered[1]) / 2
     cooled = Predictor(
         predictor.model,
-        predictor.vectorizer,
+        predictor.encoder,
         predictor.labels,
         Calibration(temperature=3.0, threshold=0.0, target_precision=0.9),
     )
@@ -177,7 +177,7 @@ def test_a_calibrated_predictor_cools_its_probabilities_and_marks_reviews(
     assert not calibrated["needs_review"].any()
     strict = Predictor(
         predictor.model,
-        predictor.vectorizer,
+        predictor.encoder,
         predictor.labels,
         Calibration(temperature=1.0, threshold=threshold, target_precision=0.9),
     )
@@ -187,7 +187,7 @@ def test_a_calibrated_predictor_cools_its_probabilities_and_marks_reviews(
     np.testing.assert_allclose(best["probability"], top, rtol=1e-6)
     unreachable = Calibration(temperature=1.0, threshold=1.0, target_precision=0.9, reached=False)
     assert (
-        Predictor(predictor.model, predictor.vectorizer, predictor.labels, unreachable)
+        Predictor(predictor.model, predictor.encoder, predictor.labels, unreachable)
         .best(texts)["needs_review"]
         .all()
     )

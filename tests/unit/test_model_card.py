@@ -111,8 +111,37 @@ def test_card_without_mistakes_or_baseline_says_so() -> None:
 def test_card_names_the_attention_pooling_heads() -> None:
     with_heads = {**PARAMS, "train.pooling": "attention", "train.attention_heads": "8"}
     model = section(render_model_card(facts(params=with_heads)), "Model")
-    assert "self attention → attention pooling (8 heads) → softmax over 3 categories" in model
+    assert "self attention → attention pooling (8 heads) → dense; softmax over 3" in model
     averaged = {**PARAMS, "train.pooling": "average", "train.attention_heads": "8"}
-    assert "→ average pooling → softmax" in section(
+    assert "→ average pooling → dense" in section(
         render_model_card(facts(params=averaged)), "Model"
     )
+
+
+def test_card_names_both_paths_and_the_subwords() -> None:
+    both = {
+        **PARAMS,
+        "train.embedding_dim": "64",
+        "train.wide": "True",
+        "train.deep": "True",
+        "prepare.subword_buckets": "131072",
+    }
+    model = section(render_model_card(facts(params=both)), "Model")
+    assert "wide path: the baseline's TF-IDF + LinearSVC weights (frozen)" in model
+    assert "deep path: word + subword (131072 buckets) embedding (64)" in model
+    assert "scaled and added (scales fitted on validation), then softmax over 3" in model
+    wide_only = {**both, "train.deep": "False"}
+    model = section(render_model_card(facts(params=wide_only)), "Model")
+    assert "deep path" not in model and "scaled and added" not in model
+
+
+def test_card_describes_a_group_split_and_its_dropped_rows() -> None:
+    report = {
+        **REPORT,
+        "split": {"kind": "group"},
+        "dropped": {**REPORT["dropped"], "unseen_class_rows": {"val": 2, "test": 5}},
+    }
+    params = {**PARAMS, "prepare.group_pattern": "^\\S+"}
+    data = section(render_model_card(facts(data_report=report, params=params)), "Data")
+    assert "88 / 11 / 11, by group (`^\\S+`), unseen groups in val and test, seed 42" in data
+    assert "| dropped: val / test rows of a class train lacks | 2 / 5 |" in data

@@ -95,7 +95,9 @@ def test_the_report_counts_add_up() -> None:
         "duplicates": 1,
         "rare_class_rows": 1,
         "rare_classes": ["rare"],
+        "unseen_class_rows": {"val": 0, "test": 0},
     }
+    assert report["split"] == {"kind": "stratified"}
     rows = report["rows"]
     assert rows["kept"] == rows["train"] + rows["val"] + rows["test"] == 60
     assert (rows["val"], rows["test"]) == (12, 12)
@@ -144,3 +146,56 @@ def test_a_class_missing_from_a_split_is_a_user_error_not_a_crash() -> None:
     config = PrepareConfig(min_class_count=3, val_fraction=0.45, test_fraction=0.45, seed=1)
     with pytest.raises(UserError, match="class 'rare'"):
         prepare_catalog(frame, config, source="synthetic.csv")
+
+
+def test_subword_ids_are_prepared_beside_the_word_ids_of_every_split() -> None:
+    prepared = prepare_catalog(synthetic_catalog(), CONFIG, source="synthetic.csv")
+    settings = prepared.subwords
+    assert settings is not None and settings.buckets == CONFIG.subword_buckets
+    for name, split in prepared.splits.items():
+        token_ids = prepared.arrays[name][0]
+        subword_ids = prepared.subword_ids[name]
+        assert subword_ids.shape == (*token_ids.shape, CONFIG.subwords_per_word)
+        assert np.all((subword_ids[..., 0] > 0) == (token_ids > 0))  # a word, its pieces
+        first = split[TEXT].iloc[0].split()[0]
+        ids = settings.word(first)
+        assert list(subword_ids[0, 0, : len(ids)]) == list(ids)
+
+
+def test_without_buckets_no_subwords_are_prepared() -> None:
+    config = dataclasses.replace(CONFIG, subword_buckets=0)
+    prepared = prepare_catalog(synthetic_catalog(), config, source="synthetic.csv")
+    assert prepared.subwords is None and prepared.subword_ids == {}
+
+
+def branded_catalog() -> pd.DataFrame:
+    """20 brands (the first word) of 6 rows each, every brand selling bags and shoes; brand
+    ``solo`` alone sells kitchen things."""
+    rows = [
+        (f"brand{b} {noun} model {i}", category)
+        for b in range(20)
+        for i in range(3)
+        for category, noun in (("bags", "tote"), ("shoes", "boot"))
+    ]
+    rows += [(f"solo pan {i}", "kitchen") for i in range(6)]
+    return pd.DataFrame(rows, columns=[TEXT, LABEL])
+
+
+def test_a_group_split_holds_whole_brands_out_and_reports_what_it_dropped() -> None:
+    config = dataclasses.replace(CONFIG, split="group", min_class_count=1, seed=0)
+    prepared = prepare_catalog(branded_catalog(), config, source="branded.csv")
+    brands = {name: {t.split()[0] for t in split[TEXT]} for name, split in prepared.splits.items()}
+    assert not brands["train"] & brands["val"]
+    assert not brands["train"] & brands["test"]
+    assert not brands["val"] & brands["test"]
+    report = prepared.report
+    assert report["split"]["kind"] == "group"
+    assert report["split"]["groups"] == {name: len(found) for name, found in brands.items()}
+    dropped = report["dropped"]["unseen_class_rows"]
+    held_out = sum(dropped.values())
+    kitchen_in_train = "kitchen" in set(prepared.splits.train[LABEL])
+    assert held_out == (0 if kitchen_in_train else 6)  # solo's rows, if it was held out
+    assert report["rows"]["kept"] == sum(report["rows"][n] for n in ("train", "val", "test")) + (
+        held_out
+    )
+    assert set(prepared.labels) == set(prepared.splits.train[LABEL])

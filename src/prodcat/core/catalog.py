@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
@@ -43,7 +45,7 @@ class CleaningCounts:
 
 @dataclass(frozen=True)
 class Splits:
-    """Stratified train/validation/test frames with columns ``text`` and ``label``."""
+    """Train/validation/test frames with columns ``text`` and ``label``."""
 
     train: pd.DataFrame
     val: pd.DataFrame
@@ -193,3 +195,105 @@ def split_catalog(
                 "raise prepare.val_fraction/test_fraction"
             )
     return splits
+
+
+# A group overshooting a split's target by more than this share is skipped: one big brand
+# cannot make up most of the test split.
+GROUP_OVERSHOOT = 0.05
+
+
+@dataclass(frozen=True)
+class GroupSplit:
+    """Train/validation/test frames whose groups do not overlap, and what was dropped."""
+
+    splits: Splits
+    groups: dict[str, int]  # distinct groups per split
+    unseen_class_rows: dict[str, int]  # validation and test rows of a class train lacks
+    largest_group_share: dict[str, float]  # of each split's rows
+
+
+def title_groups(texts: pd.Series, pattern: str) -> pd.Series:
+    """The group of each (normalised) title: the first match of ``pattern``, its first capture
+    group if it has one; a title without a match is a group of its own."""
+    compiled = re.compile(pattern)
+
+    def group_of(position: int, text: str) -> str:
+        found = compiled.search(text)
+        if found is None:
+            return f"\0row {position}"  # no title reads like this: a group of its own
+        return found.group(1 if compiled.groups else 0)
+
+    return pd.Series(
+        [group_of(position, text) for position, text in enumerate(texts)],
+        index=texts.index,
+        dtype=object,
+    )
+
+
+def take_groups(groups: pd.Series, target: float, rng: np.random.RandomState) -> np.ndarray:
+    """Rows of whole groups, taken in a seeded shuffle of the groups until they hold at least
+    95 % of ``target`` rows; a group that would overshoot ``target`` by more than
+    :data:`GROUP_OVERSHOOT` is skipped. A boolean mask over ``groups``."""
+    sizes = groups.value_counts().sort_index()
+    chosen, total = [], 0
+    for position in rng.permutation(len(sizes)):
+        size = int(sizes.iloc[position])
+        if total + size > (1 + GROUP_OVERSHOOT) * target:
+            continue
+        chosen.append(sizes.index[position])
+        total += size
+        if total >= (1 - GROUP_OVERSHOOT) * target:
+            break
+    return groups.isin(set(chosen)).to_numpy()
+
+
+def group_split(
+    frame: pd.DataFrame,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    pattern: str,
+    source: str = "",
+) -> GroupSplit:
+    """Train/validation/test split by whole groups (see ``prepare.split``): test first, about
+    ``test_fraction`` of the rows, then validation from the groups left, about ``val_fraction``
+    of all rows. Validation and test rows of classes that training lacks are dropped."""
+    name = source or "catalog"
+    groups = title_groups(frame[TEXT], pattern)
+    if groups.nunique() < 3:
+        raise UserError(
+            f"{name}: prepare.group_pattern {pattern!r} finds {groups.nunique()} group(s); a "
+            "group split needs at least 3 (one per split)"
+        )
+    rng = np.random.RandomState(seed)  # legacy generator: the same draws on every NumPy
+    in_test = take_groups(groups, test_fraction * len(frame), rng)
+    rest, rest_groups = frame[~in_test], groups[~in_test]
+    in_val = take_groups(rest_groups, val_fraction * len(frame), rng)
+    parts = {"train": rest[~in_val], "val": rest[in_val], "test": frame[in_test]}
+    part_groups = {
+        "train": rest_groups[~in_val],
+        "val": rest_groups[in_val],
+        "test": groups[in_test],
+    }
+    known = set(parts["train"][LABEL])
+    unseen = {}
+    for split in ("val", "test"):
+        seen = parts[split][LABEL].isin(known)
+        unseen[split] = int((~seen).sum())
+        parts[split], part_groups[split] = parts[split][seen], part_groups[split][seen]
+    for split, part in parts.items():
+        if part.empty:
+            raise UserError(
+                f"{name}: the group split leaves no {split} rows (groups of prepare.group_pattern "
+                f"{pattern!r} too big or too few); use another pattern or prepare.split: "
+                "stratified"
+            )
+    return GroupSplit(
+        splits=Splits(*(parts[split].reset_index(drop=True) for split in ("train", "val", "test"))),
+        groups={split: int(part_groups[split].nunique()) for split in parts},
+        unseen_class_rows=unseen,
+        largest_group_share={
+            split: round(float(part_groups[split].value_counts(normalize=True).iloc[0]), 4)
+            for split in parts
+        },
+    )

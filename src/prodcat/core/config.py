@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,7 +19,8 @@ from prodcat.core.errors import UserError
 
 AttentionKind = Literal["self", "additive"]
 PoolingKind = Literal["attention", "average"]
-ClassWeighting = Literal["none", "balanced"]
+ClassWeighting = Literal["none", "balanced", "sqrt"]
+SplitKind = Literal["stratified", "group"]
 Distribution = Literal["none", "mirrored", "multi_worker"]
 
 
@@ -54,9 +56,28 @@ class PrepareConfig:
         "served model alike, so one runaway row cannot flood the vocabulary (cuts are counted "
         "in the data report).",
     )
+    split: SplitKind = _field(
+        "stratified",
+        "'stratified': rows drawn at random, every class in every split in proportion. "
+        "'group': titles grouped by prepare.group_pattern (by default their first word, the "
+        "brand in most catalogs) and whole groups held out, so the test scores say how the "
+        "model does on brands it never saw. The groups are shuffled with prepare.seed and "
+        "taken in that order into test until they hold test_fraction of the rows, skipping a "
+        "group that would overshoot that target by more than 5 % (one big brand cannot make "
+        "up the test split); then validation, the same way, from the groups left. Validation "
+        "and test rows of a class that training never sees are dropped and counted in the "
+        "data report.",
+    )
+    group_pattern: str = _field(
+        r"^\S+",
+        "With split: group, a regular expression whose first match in the normalised title "
+        "(lower case, words separated by single spaces) names the title's group; with a "
+        "capture group, the first capture group names it. The default is the first word. A "
+        "title without a match is a group of its own.",
+    )
     val_fraction: float = _field(0.1, "Share of rows held out for validation (early stopping).")
     test_fraction: float = _field(0.1, "Share of rows held out for the final test metrics.")
-    seed: int = _field(42, "Seed of the stratified split.")
+    seed: int = _field(42, "Seed of the split (stratified draw, or the order of the groups).")
     max_tokens: int = _field(
         20000, "Vocabulary size, including the padding and out-of-vocabulary tokens."
     )
@@ -71,6 +92,21 @@ class PrepareConfig:
         "a text's last words, which in product titles are often the noun that names the category.",
     )
     max_length_cap: int = _field(128, "Upper bound on the sequence length, whatever the data.")
+    subword_buckets: int = _field(
+        1 << 17,
+        "Hash buckets of the words' character n-grams (fastText subwords): each word also "
+        "reads as the mean embedding of its n-grams, so a word never seen in training (a new "
+        "brand, a typo) shares meaning with the words it has pieces in common with. More "
+        "buckets, fewer collisions, a larger model (buckets x train.embedding_dim weights). "
+        "0: words only.",
+    )
+    subword_min_n: int = _field(3, "Shortest character n-gram of a word (of '<word>').")
+    subword_max_n: int = _field(5, "Longest character n-gram of a word (of '<word>').")
+    subwords_per_word: int = _field(
+        32,
+        "At most this many n-grams per word, shortest first: long words keep their 3- and "
+        "4-grams; the subword arrays take this many int32 ids per word and row.",
+    )
 
     def __post_init__(self) -> None:
         _check(self.min_class_count >= 1, "prepare.min_class_count", "must be at least 1")
@@ -93,11 +129,24 @@ class PrepareConfig:
             0 < self.length_percentile <= 100, "prepare.length_percentile", "must be in (0, 100]"
         )
         _check(self.max_length_cap >= 1, "prepare.max_length_cap", "must be at least 1")
+        _check(self.subword_buckets >= 0, "prepare.subword_buckets", "must be 0 (off) or more")
+        _check(
+            1 <= self.subword_min_n <= self.subword_max_n,
+            "prepare.subword_min_n",
+            "must be at least 1 and at most prepare.subword_max_n",
+        )
+        _check(self.subwords_per_word >= 1, "prepare.subwords_per_word", "must be at least 1")
+        try:
+            re.compile(self.group_pattern)
+        except re.error as error:
+            raise UserError(
+                f"prepare.group_pattern is not a regular expression ({error})"
+            ) from None
 
 
 @dataclass(frozen=True)
 class BaselineConfig:
-    """The linear model the attention network has to beat, on the same split."""
+    """The linear model the network has to beat on the same split, and its wide path."""
 
     word_ngram_max: int = _field(2, "Longest word n-gram of the word TF-IDF features.")
     char_ngram_min: int = _field(2, "Shortest character n-gram (char_wb) of the TF-IDF features.")
@@ -138,7 +187,9 @@ class TrainConfig:
         "raised macro F1 by about 0.7 points over 1 (see README).",
     )
     learning_rate: float = _field(
-        0.006, "Adam learning rate for one replica (scaled by the replica count, see distribution)."
+        0.006,
+        "Learning rate of the deep path's optimizer for one replica (scaled by the replica "
+        "count, see distribution): Adam that updates only the embedding rows a batch uses.",
     )
     batch_size: int = _field(512, "Training batch size per replica (see distribution).")
     epochs: int = _field(30, "Maximum number of epochs.")
@@ -155,7 +206,29 @@ class TrainConfig:
         1, "Epochs without a better validation loss before the learning rate is reduced."
     )
     class_weight: ClassWeighting = _field(
-        "none", "'balanced' weighs each class inversely to its training frequency."
+        "sqrt",
+        "Loss weight of each class in the deep path's training: 'none' (every row counts "
+        "alike), 'balanced' (inversely to the class's training rows), 'sqrt' (inversely to "
+        "their square root, scaled to average 1 over the rows: rare classes count more "
+        "without the common ones being swamped; it raised macro F1 on the Myntra titles).",
+    )
+    word_dropout: float = _field(
+        0.4,
+        "Share of the words that training turns into the unknown word, each step, keeping "
+        "their character n-grams: the deep path learns to read a word from its pieces, as it "
+        "must for a brand or a typo it never saw (0: off).",
+    )
+    wide: bool = _field(
+        True,
+        "Include the wide path: the baseline's TF-IDF features and its LinearSVC weights, "
+        "fitted by the baseline stage's exact solver and frozen; the deep path is trained "
+        "alone, then both paths' logits are scaled and added (the scales fitted on the "
+        "validation split's log loss).",
+    )
+    deep: bool = _field(
+        True,
+        "Include the deep path: word and subword embeddings, BiLSTM, attention and attention "
+        "pooling. Without it there are no epochs and no attention to explain.",
     )
     intra_op_threads: int = _field(
         1,
@@ -181,6 +254,8 @@ class TrainConfig:
         for name in ("intra_op_threads", "inter_op_threads"):
             _check(getattr(self, name) >= 0, f"train.{name}", "must be 0 (every core) or more")
         _check(0 <= self.dropout < 1, "train.dropout", "must be in [0, 1)")
+        _check(0 <= self.word_dropout < 1, "train.word_dropout", "must be in [0, 1)")
+        _check(self.wide or self.deep, "train.wide and train.deep", "cannot both be false")
         _check(self.learning_rate > 0, "train.learning_rate", "must be positive")
         _check(self.patience >= 0, "train.patience", "must be 0 or more")
         _check(0 < self.lr_plateau_factor <= 1, "train.lr_plateau_factor", "must be in (0, 1]")

@@ -21,6 +21,7 @@ from prodcat.core.calibration import Calibration, calibrate, calibration_report,
 from prodcat.core.config import EvaluateConfig
 from prodcat.core.drift import reference_statistics
 from prodcat.core.explain import Explanation, attention_sample, explain_sample
+from prodcat.core.features import FeatureEncoder
 from prodcat.core.metrics import (
     class_distribution,
     confusion_rows,
@@ -70,15 +71,21 @@ def evaluate(
     val: tuple[np.ndarray, np.ndarray],
     val_texts: Sequence[str],
     known_words: frozenset[str],
+    encoder: FeatureEncoder,
 ) -> Evaluation:
-    """Score ``model`` on the test ids and labels, beside the baseline's scores on the same rows.
+    """Score ``model`` on the test titles, beside the baseline's scores on the same rows.
 
-    ``val`` (token and label ids) fits the calibration; with ``val_texts`` (normalised) and the
-    vocabulary's ``known_words`` it gives the drift reference.
+    The model reads ``texts`` (normalised) through ``encoder``, as the served model does;
+    ``test`` and ``val`` hold the prepared word ids (for the slices) and label ids. ``val``
+    fits the calibration; with ``val_texts`` and the vocabulary's ``known_words`` it gives the
+    drift reference.
     """
     token_ids, label_ids = test
-    probabilities = model.predict(token_ids, batch_size=config.batch_size, verbose=0)
-    val_probabilities = model.predict(val[0], batch_size=config.batch_size, verbose=0)
+    inputs = encoder.encode(texts)
+    probabilities = model.predict(inputs, batch_size=config.batch_size, verbose=0)
+    val_probabilities = model.predict(
+        encoder.encode(val_texts), batch_size=config.batch_size, verbose=0
+    )
     calibration = calibrate(val_probabilities, val[1], config.target_precision)
     if not calibration.reached:
         logger.warning(
@@ -110,7 +117,7 @@ def evaluate(
     )
     distribution = class_distribution(dict(split_label_ids), labels)
     rows = attention_sample(label_ids, predicted_ids, config.attention_examples)
-    sample = explain_sample(model, token_ids, texts, rows, labels)
+    sample = explain_sample(model, inputs, texts, rows, labels)
     truth = [labels[label_ids[row]] for row in rows]
     summary = {
         **with_baseline(scores.headline, slices, baseline),

@@ -7,12 +7,14 @@ attention; the self-attention each word receives, averaged over the real words, 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import keras
 import numpy as np
 
+from prodcat.core.features import WORD_IDS, rows_of, tensor_inputs
 from prodcat.core.text import OOV_ID, PAD_ID, normalize_text
 
 POOLING_LAYER = "attention_pooling"
@@ -60,14 +62,21 @@ class Explanation:
         }
 
 
-Explainer = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+Inputs = Mapping[str, Any] | np.ndarray  # the model's named inputs, or a one-input model's
+Explainer = Callable[[Inputs], tuple[np.ndarray, np.ndarray]]
+
+
+def word_ids_of(inputs: Inputs) -> np.ndarray:
+    """The padded word ids among a model's inputs."""
+    return np.asarray(inputs[WORD_IDS] if isinstance(inputs, Mapping) else inputs)
 
 
 def attention_explainer(model: keras.Model) -> Explainer:
-    """A function from padded token ids to (class probabilities, per-word attention weights).
+    """A function from the model's inputs to (class probabilities, per-word attention weights).
 
     One forward pass through the trained layers (no copy of the weights) up to the attention
-    layer, whose weights are then computed from the same states; padded steps get weight zero.
+    layer of the deep path, whose weights are then computed from the same states; padded steps
+    get weight zero. The probabilities are the whole model's, the wide path's included.
     """
     names = {layer.name for layer in model.layers}
     name = next((name for name in (POOLING_LAYER, *ATTENTION_LAYERS) if name in names), None)
@@ -77,8 +86,10 @@ def attention_explainer(model: keras.Model) -> Explainer:
     states = keras.tree.flatten(layer.input)[0]  # the encoder states the layer attends over
     forward = keras.Model(model.input, [states, model.output], name="prodcat_explained")
 
-    def explain(token_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        hidden, probabilities = forward(token_ids, training=False)
+    def explain(inputs: Inputs) -> tuple[np.ndarray, np.ndarray]:
+        token_ids = word_ids_of(inputs)
+        feed = tensor_inputs(inputs) if isinstance(inputs, Mapping) else inputs
+        hidden, probabilities = forward(feed, training=False)
         mask = keras.ops.convert_to_tensor(token_ids != PAD_ID)
         if name == POOLING_LAYER:
             attention = layer.attention_weights(hidden, mask)
@@ -152,13 +163,16 @@ def attention_sample(label_ids: np.ndarray, predicted_ids: np.ndarray, per_kind:
 
 def explain_sample(
     model: keras.Model,
-    token_ids: np.ndarray,
+    inputs: Mapping[str, Any],
     texts: Sequence[str],
     rows: np.ndarray,
     labels: Sequence[str],
 ) -> list[Explanation]:
-    """The attention of the model over the chosen test items."""
+    """The attention of the model over the chosen test items (none without a deep path)."""
+    if not len(rows) or WORD_IDS not in inputs:
+        return []
     chosen = [texts[row] for row in rows]
-    probabilities, weights = attention_explainer(model)(token_ids[rows])
+    sample = rows_of(inputs, rows)
+    probabilities, weights = attention_explainer(model)(sample)
     normalized = [normalize_text(text) for text in chosen]
-    return explanations(chosen, normalized, token_ids[rows], probabilities, weights, labels)
+    return explanations(chosen, normalized, sample[WORD_IDS], probabilities, weights, labels)

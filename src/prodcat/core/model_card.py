@@ -51,6 +51,36 @@ def _pooling(params: Mapping[str, str]) -> str:
     return f"{pooling} pooling"
 
 
+def _architecture(params: Mapping[str, str], classes: int) -> str:
+    """The network's paths as the run's params describe them (runs before the wide path and
+    subwords had neither)."""
+    buckets = params.get("prepare.subword_buckets", "0")
+    words = "word" + (f" + subword ({buckets} buckets)" if buckets not in ("0", None) else "")
+    deep = (
+        f"{words} embedding ({params.get('train.embedding_dim')}) → bidirectional LSTM "
+        f"({params.get('train.lstm_units')} units) → {params.get('train.attention')} attention "
+        f"→ {_pooling(params)} → dense"
+    )
+    wide = "the baseline's TF-IDF + LinearSVC weights (frozen)"
+    paths = []
+    if params.get("train.wide") == "True":
+        paths.append(f"wide path: {wide}")
+    if params.get("train.deep", "True") == "True":
+        paths.append(f"deep path: {deep}")
+    fused = "scaled and added (scales fitted on validation), then " if len(paths) > 1 else ""
+    return f"Keras: {'; '.join(paths)}; {fused}softmax over {classes} categories."
+
+
+def _split(report: Mapping, params: Mapping[str, str]) -> str:
+    kind = report.get("split", {}).get("kind", "stratified")
+    if kind == "group":
+        kind = f"by group (`{params.get('prepare.group_pattern')}`), unseen groups in val and test"
+    return (
+        f"{report['rows']['train']} / {report['rows']['val']} / {report['rows']['test']}, "
+        f"{kind}, seed {params.get('prepare.seed')}"
+    )
+
+
 def _slice_table(slices: dict[str, dict], baseline_slices: dict[str, dict]) -> str:
     """Test accuracy on each slice of the test titles, beside the baseline's."""
     if not slices:
@@ -81,9 +111,7 @@ def render_model_card(facts: CardFacts) -> str:
         "Product categorizer: a product title in, its catalog category out, with the "
         "probability and the words the model attended to.",
         "## Model",
-        f"Keras: embedding ({params.get('train.embedding_dim')}) → bidirectional LSTM "
-        f"({params.get('train.lstm_units')} units) → {params.get('train.attention')} attention "
-        f"→ {_pooling(params)} → softmax over {report['classes']} categories.",
+        _architecture(params, report["classes"]),
         "## Data",
         _table(
             ["", "value"],
@@ -91,16 +119,18 @@ def render_model_card(facts: CardFacts) -> str:
                 ["source", f"`{report['source']['path']}` (md5 `{report['source']['md5']}`)"],
                 ["rows read", report["source"]["rows"]],
                 ["rows kept", report["rows"]["kept"]],
-                [
-                    "split (train / val / test)",
-                    f"{report['rows']['train']} / {report['rows']['val']} / "
-                    f"{report['rows']['test']}, stratified, seed {params.get('prepare.seed')}",
-                ],
+                ["split (train / val / test)", _split(report, params)],
                 ["classes", report["classes"]],
                 ["dropped: empty text", dropped["empty_text"]],
                 ["dropped: missing label", dropped["missing_label"]],
                 ["dropped: duplicate texts", dropped["duplicates"]],
                 ["dropped: rows of rare classes", f"{dropped['rare_class_rows']} ({rare})"],
+                [
+                    "dropped: val / test rows of a class train lacks",
+                    "{val} / {test}".format(
+                        **dropped.get("unseen_class_rows", {"val": 0, "test": 0})
+                    ),
+                ],
                 ["vocabulary", f"{report['tokens']['vocabulary_size']} tokens"],
                 ["words read per text", report["tokens"]["sequence_length"]],
             ],

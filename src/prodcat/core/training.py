@@ -1,5 +1,11 @@
-"""Fitting the network: seeded batches streamed from memory-mapped arrays, early stopping, the
-learning-rate plateau, and the training speed of each epoch."""
+"""Fitting the network: the wide path first (the baseline's weights, frozen), then the deep path
+alone (seeded batches streamed from memory-mapped arrays, early stopping, the learning-rate
+plateau, the training speed of each epoch), then the two paths' scales on the validation split.
+
+Late fusion: trained together, the deep path would learn the residual of a linear model that
+already fits the training rows, and add little on titles it never saw; trained alone, it makes
+its own mistakes, and the fitted scales weigh the two where they disagree.
+"""
 
 from __future__ import annotations
 
@@ -7,47 +13,72 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
+from scipy.optimize import minimize
+from scipy.special import log_softmax
 from sklearn.utils.class_weight import compute_class_weight
 
 from prodcat.core.config import TrainConfig
 from prodcat.core.distribution import keras_multi_worker_fixes, scaled_hyperparameters
-from prodcat.core.model import Architecture, build_model, compile_model
+from prodcat.core.features import WIDE_FEATURES, SplitData
+from prodcat.core.model import (
+    DEEP_LOGITS,
+    DEEP_SCALE,
+    WIDE_LOGITS,
+    WIDE_SCALE,
+    Architecture,
+    build_model,
+    deep_path,
+    has_path,
+    input_names,
+    set_scales,
+    set_wide_weights,
+)
 
 logger = logging.getLogger(__name__)
 
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "samples_per_second")
+
 
 def streamed_batches(
-    arrays: tuple[np.ndarray, np.ndarray], batch_size: int, seed: int, shuffle: bool
+    inputs: Mapping[str, np.ndarray],
+    label_ids: np.ndarray,
+    batch_size: int,
+    seed: int,
+    shuffle: bool,
 ) -> tf.data.Dataset:
-    """Batches gathered from the split's arrays as training asks for them.
+    """Batches ``({name: rows}, labels)`` gathered from the split's arrays as training asks.
 
-    With memory-mapped arrays the padded token ids stay on disk and are read one batch at a time,
-    never copied whole. Shuffling permutes the row numbers as one tensor (8 bytes a row), drawn
+    With memory-mapped arrays the ids stay on disk and are read one batch at a time, never
+    copied whole. Shuffling permutes the row numbers as one tensor (8 bytes a row), drawn
     again for each pass from a seeded stream; a ``shuffle`` buffer over the rows would hold each
     row number as its own element, about 165 bytes a row. Under a strategy each replica gets its
     slice of each global batch (sharding by DATA, since the rows are not in files to split);
     every worker draws the same permutation, so the slices are disjoint.
     """
-    token_ids, label_ids = arrays
-    width = token_ids.shape[1]
+    names = list(inputs)
+    arrays = [inputs[name] for name in names]
     rows = tf.range(len(label_ids), dtype=tf.int64)
 
-    def gather(batch_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def gather(batch_rows: np.ndarray) -> tuple[np.ndarray, ...]:
         ordered = np.sort(batch_rows)  # reads in file order; the order in a batch does not matter
-        return np.asarray(token_ids[ordered]), np.asarray(label_ids[ordered])
+        return (*(np.asarray(array[ordered]) for array in arrays), np.asarray(label_ids[ordered]))
 
-    def read_batch(batch_rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        tokens, labels = tf.numpy_function(
-            gather, [batch_rows], (tf.as_dtype(token_ids.dtype), tf.as_dtype(label_ids.dtype))
-        )
-        return tf.ensure_shape(tokens, (None, width)), tf.ensure_shape(labels, (None,))
+    def read_batch(batch_rows: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        dtypes = [tf.as_dtype(array.dtype) for array in (*arrays, label_ids)]
+        *columns, labels = tf.numpy_function(gather, [batch_rows], dtypes)
+        features = {
+            name: tf.ensure_shape(column, (None, *array.shape[1:]))
+            for name, column, array in zip(names, columns, arrays, strict=True)
+        }
+        return features, tf.ensure_shape(labels, (None,))
 
     def permuted(pass_seed: tf.Tensor) -> tf.data.Dataset:
         order = tf.random.experimental.stateless_shuffle(rows, seed=tf.stack([pass_seed, seed]))
@@ -93,12 +124,66 @@ def weights_fingerprint(model: keras.Model) -> str:
 
 
 def class_weights(label_ids: np.ndarray, weighting: str) -> dict[int, float] | None:
-    """Per-class loss weights, so rare categories count as much as common ones if asked."""
+    """Per-class loss weights (``train.class_weight``): None for 'none'; 'balanced' inversely
+    to each class's rows; 'sqrt' inversely to their square root, scaled so that the rows'
+    weights average 1 (the loss keeps its scale, and the learning rate its meaning)."""
     if weighting == "none":
         return None
     classes = np.unique(label_ids)
-    weights = compute_class_weight("balanced", classes=classes, y=label_ids)
+    if weighting == "sqrt":
+        counts = np.bincount(label_ids)[classes].astype(np.float64)
+        weights = 1 / np.sqrt(counts)
+        weights /= np.dot(counts, weights) / counts.sum()
+    else:
+        weights = compute_class_weight("balanced", classes=classes, y=label_ids)
     return {int(label): float(weight) for label, weight in zip(classes, weights, strict=True)}
+
+
+@keras.saving.register_keras_serializable(package="prodcat")
+class LazyAdam(keras.optimizers.Adam):
+    """Adam that, for a sparse gradient (an embedding lookup's), updates only the rows the batch
+    used, their moments included; dense gradients get Adam's own update.
+
+    Keras' Adam turns the sparse gradient of the 131k-row subword table into a dense update of
+    every row at every step, most of the step's time; here a step touches the few thousand rows
+    a batch reads. Rows a batch leaves out keep their moments instead of decaying them, as
+    TensorFlow Addons' LazyAdam did. Works under ``tf.distribute``: the all-reduced gradient of
+    an embedding stays sparse, and each replica's copy gets the same row updates.
+    """
+
+    def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
+        if not isinstance(gradient, tf.IndexedSlices) or self.amsgrad:
+            return super().update_step(gradient, variable, learning_rate)
+        dtype = variable.dtype
+        step = tf.cast(self.iterations + 1, dtype)
+        beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+        alpha = (
+            tf.cast(learning_rate, dtype)
+            * tf.sqrt(1 - tf.pow(beta_2, step))
+            / (1 - tf.pow(beta_1, step))
+        )
+        rows, position = tf.unique(gradient.indices)  # a row read twice has one update
+        values = tf.math.unsorted_segment_sum(
+            tf.cast(gradient.values, dtype), position, tf.shape(rows)[0]
+        )
+        index = self._get_variable_index(variable)
+        momentum, velocity = self._momentums[index], self._velocities[index]
+        momentum_rows = beta_1 * tf.gather(momentum.value, rows) + (1 - beta_1) * values
+        velocity_rows = beta_2 * tf.gather(velocity.value, rows) + (1 - beta_2) * values**2
+        self.assign(momentum, tf.IndexedSlices(momentum_rows, rows))
+        self.assign(velocity, tf.IndexedSlices(velocity_rows, rows))
+        change = alpha * momentum_rows / (tf.sqrt(velocity_rows) + self.epsilon)
+        self.assign_sub(variable, tf.IndexedSlices(change, rows))
+
+
+def compile_deep(model: keras.Model, learning_rate: float) -> keras.Model:
+    """The deep path's training set-up: cross-entropy on its logits, :class:`LazyAdam`."""
+    model.compile(
+        optimizer=LazyAdam(learning_rate=learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model
 
 
 class TrainingThroughput(keras.callbacks.Callback):
@@ -139,8 +224,8 @@ def steady_throughput(per_epoch: pd.Series) -> float:
 
 def fit(
     model: keras.Model,
-    train: tuple[np.ndarray, np.ndarray],
-    val: tuple[np.ndarray, np.ndarray],
+    train: SplitData,
+    val: SplitData,
     config: TrainConfig,
     callbacks: list[keras.callbacks.Callback],
     strategy: tf.distribute.Strategy | None = None,
@@ -148,8 +233,8 @@ def fit(
     """Train with early stopping on validation loss, and the learning rate reduced on its
     plateaus; return the per-epoch history.
 
-    Seeded ``tf.data`` batches of the global batch size stream the arrays to the model (and,
-    under a strategy, to its replicas); each epoch's logs gain its training throughput.
+    Seeded ``tf.data`` batches of the global batch size stream the arrays ``model`` takes to it
+    (and, under a strategy, to its replicas); each epoch's logs gain its training throughput.
     """
     stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=config.patience, restore_best_weights=True
@@ -165,13 +250,19 @@ def fit(
         ]
     replicas = 1 if strategy is None else strategy.num_replicas_in_sync
     global_batch, _ = scaled_hyperparameters(config.batch_size, config.learning_rate, replicas)
+    names = input_names(model)
+
+    def batches(split: SplitData, shuffle: bool) -> tf.data.Dataset:
+        inputs = {name: split.inputs[name] for name in names}
+        return streamed_batches(inputs, split.labels, global_batch, config.seed, shuffle)
+
     history = model.fit(
-        streamed_batches(train, global_batch, config.seed, shuffle=True),
-        class_weight=class_weights(np.asarray(train[1]), config.class_weight),
-        validation_data=streamed_batches(val, global_batch, config.seed, shuffle=False),
+        batches(train, shuffle=True),
+        class_weight=class_weights(np.asarray(train.labels), config.class_weight),
+        validation_data=batches(val, shuffle=False),
         epochs=config.epochs,
         shuffle=False,  # the batches are shuffled by streamed_batches
-        callbacks=[stopping, TrainingThroughput(len(train[1])), *callbacks],
+        callbacks=[stopping, TrainingThroughput(len(train)), *callbacks],
         verbose=2,
     )
     frame = pd.DataFrame(history.history)
@@ -179,18 +270,72 @@ def fit(
     return frame
 
 
+def path_logits(
+    model: keras.Model, inputs: Mapping[str, Any], batch_size: int = 1024
+) -> dict[str, np.ndarray]:
+    """Each path's unscaled logits, by the name of its scale (:data:`WIDE_SCALE`,
+    :data:`DEEP_SCALE`), computed in this process alone (no collective op under a strategy)."""
+    logits = {}
+    if has_path(model, WIDE_LOGITS):
+        kernel, bias = model.get_layer(WIDE_LOGITS).get_weights()
+        logits[WIDE_SCALE] = np.asarray(inputs[WIDE_FEATURES] @ kernel) + bias
+    if has_path(model, DEEP_LOGITS):
+        deep = deep_path(model)
+        names = input_names(deep)
+        rows = len(inputs[names[0]])
+        logits[DEEP_SCALE] = np.concatenate(
+            [
+                keras.ops.convert_to_numpy(
+                    deep(
+                        {
+                            name: np.asarray(inputs[name][start : start + batch_size])
+                            for name in names
+                        },
+                        training=False,
+                    )
+                )
+                for start in range(0, rows, batch_size)
+            ]
+        )
+    return logits
+
+
+def fit_scales(
+    logits: Mapping[str, np.ndarray], label_ids: np.ndarray
+) -> tuple[dict[str, float], float]:
+    """The positive scale of each path's logits minimising the log loss of the softmax of their
+    sum on these rows (Nelder-Mead on the log scales), and that log loss."""
+    names = list(logits)
+    values = [np.asarray(logits[name], dtype=np.float64) for name in names]
+    rows = np.arange(len(label_ids))
+
+    def log_loss(log_scales: np.ndarray) -> float:
+        fused = sum(np.exp(s) * v for s, v in zip(log_scales, values, strict=True))
+        return float(-log_softmax(fused, axis=1)[rows, label_ids].mean())
+
+    found = minimize(log_loss, x0=np.zeros(len(names)), method="Nelder-Mead")
+    return {name: float(np.exp(s)) for name, s in zip(names, found.x, strict=True)}, float(
+        found.fun
+    )
+
+
 @dataclass(frozen=True)
 class Trained:
-    """A fitted network, its per-epoch history and how fast it learned."""
+    """A fitted network, the deep path's per-epoch history, how fast it learned, and the
+    fitted scale of each path with the fused model's validation log loss."""
 
     model: keras.Model
     history: pd.DataFrame
     fit_seconds: float
     rows: int
+    scales: dict[str, float] = field(default_factory=dict)
+    val_loss: float = float("nan")
 
     @property
     def samples_per_second(self) -> float:
         """Steady speed of the training pass (see :func:`steady_throughput`)."""
+        if self.history.empty:
+            return float("nan")
         return steady_throughput(self.history["samples_per_second"])
 
     @property
@@ -202,17 +347,34 @@ class Trained:
     def best_epoch(self) -> pd.Series:
         return self.history.loc[self.history["val_loss"].idxmin()]
 
+    def summary(self) -> dict[str, float]:
+        """The run's summary metrics (those of the deep path's epochs only if it has any)."""
+        figures = {
+            "val_loss": round(self.val_loss, 6),
+            **{k: round(v, 6) for k, v in self.scales.items()},
+        }
+        if not self.history.empty:
+            figures.update(
+                best_val_loss=float(self.best_epoch["val_loss"]),
+                epochs_run=len(self.history),
+                train_samples_per_second=round(self.samples_per_second, 1),
+                fit_samples_per_second=round(self.fit_samples_per_second, 1),
+            )
+        return figures
+
 
 def train_network(
     arch: Architecture,
     config: TrainConfig,
-    train: tuple[np.ndarray, np.ndarray],
-    val: tuple[np.ndarray, np.ndarray],
+    train: SplitData,
+    val: SplitData,
     strategy: tf.distribute.Strategy,
     callbacks: list[keras.callbacks.Callback],
+    wide_weights: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Trained:
-    """Build, compile and fit the network under ``strategy`` (TensorFlow's default strategy for
-    one process); the learning rate grows with the replicas in sync."""
+    """Build the network under ``strategy`` (TensorFlow's default strategy for one process),
+    load the wide path's weights, fit the deep path alone (the learning rate grows with the
+    replicas in sync), then fit the paths' scales on ``val``."""
     replicas = strategy.num_replicas_in_sync
     batch, learning_rate = scaled_hyperparameters(config.batch_size, config.learning_rate, replicas)
     logger.info(
@@ -224,10 +386,24 @@ def train_network(
     )
     seed_everything(config.seed)
     with strategy.scope():
-        model = compile_model(build_model(arch), learning_rate)
-    distributed = None if config.distribution == "none" else strategy
-    sample = (np.asarray(train[0][:1]), np.asarray(train[1][:1]))
+        model = build_model(arch)
+        if arch.wide_features:
+            if wide_weights is None:
+                raise ValueError("a wide path needs the linear model's weights")
+            set_wide_weights(model, *wide_weights)
+        deep = compile_deep(deep_path(model), learning_rate) if arch.deep else None
     started = time.perf_counter()
-    with keras_multi_worker_fixes(model, strategy, sample):
-        history = fit(model, train, val, config, callbacks, strategy=distributed)
-    return Trained(model, history, time.perf_counter() - started, len(train[1]))
+    history = pd.DataFrame(columns=list(HISTORY_COLUMNS))
+    if deep is not None:
+        distributed = None if config.distribution == "none" else strategy
+        sample = (
+            {name: np.asarray(train.inputs[name][:1]) for name in input_names(deep)},
+            np.asarray(train.labels[:1]),
+        )
+        with keras_multi_worker_fixes(deep, strategy, sample):
+            history = fit(deep, train, val, config, callbacks, strategy=distributed)
+    scales, val_loss = fit_scales(path_logits(model, val.inputs), np.asarray(val.labels))
+    set_scales(model, scales)
+    logger.info("path scales %s: fused validation log loss %.4f", scales, val_loss)
+    seconds = time.perf_counter() - started
+    return Trained(model, history, seconds, len(train), scales, val_loss)

@@ -10,11 +10,20 @@ SPLITS = ("train", "val", "test")
 VOCABULARY = PREPARED_DIR / "vocab.txt"
 LABELS = PREPARED_DIR / "labels.json"
 TEXT_SETTINGS = PREPARED_DIR / "text.json"  # how raw text is read; shipped with the model
+SUBWORDS = PREPARED_DIR / "subwords.json"  # how words became subword ids (null: none)
 DATA_REPORT = PREPARED_DIR / "data_report.json"
 
 BASELINE = Path("reports/baseline.json")
+# The fitted baseline, which is also the network's wide path: its TF-IDF state (JSON) and the
+# LinearSVC's weights, one row per class in label-id order.
+BASELINE_DIR = Path("models/baseline")
+WIDE_FEATURES = BASELINE_DIR / "tfidf.json"
+WIDE_WEIGHTS = (BASELINE_DIR / "coef.npy", BASELINE_DIR / "intercept.npy")
 
 MODEL = Path("models/model.keras")
+# Written by train beside the model, shipped by export: how titles become the model's inputs
+# (sequence length, subword settings, the wide path's TF-IDF state).
+FEATURES = Path("models/features.json")
 # Written by evaluate, shipped by export with the model: its temperature and review threshold,
 # and the statistics of its training data that `prodcat drift` compares a batch with.
 CALIBRATION = Path("models/calibration.json")
@@ -57,3 +66,8 @@ def split_arrays(split: str) -> tuple[Path, Path]:
     One array per file, so training can memory-map them and stream batches from disk.
     """
     return PREPARED_DIR / f"{split}.token_ids.npy", PREPARED_DIR / f"{split}.label_ids.npy"
+
+
+def split_subwords(split: str) -> Path:
+    """The subword ids of one split, ``(rows, sequence length, subwords per word)``, ``.npy``."""
+    return PREPARED_DIR / f"{split}.subword_ids.npy"

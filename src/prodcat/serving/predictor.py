@@ -1,10 +1,13 @@
-"""Raw text in, ranked categories out: the trained network with the vocabulary and labels it was
-trained with, reading text exactly as ``prepare`` did, and the calibration it was evaluated with:
-the probabilities it answers are calibrated, and each answer says whether it needs a person."""
+"""Raw text in, ranked categories out: the trained network with the vocabulary, feature state and
+labels it was trained with, reading text exactly as training did (the same ``core`` code
+computes its word ids, subword ids and TF-IDF features), and the calibration it was evaluated
+with: the probabilities it answers are calibrated, and each answer says whether it needs a
+person."""
 
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +17,9 @@ import numpy as np
 import pandas as pd
 
 from prodcat.core.calibration import Calibration
+from prodcat.core.features import WORD_IDS, FeatureEncoder, tensor_inputs
 from prodcat.core.text import (
-    Vectorizer,
     build_vectorizer,
-    encode_texts,
     normalize_text,
     read_labels,
     read_text_settings,
@@ -30,11 +32,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Predictor:
-    """The trained network with the vocabulary, label map and calibration it was trained and
-    evaluated with."""
+    """The trained network with the feature encoder, label map and calibration it was trained
+    and evaluated with."""
 
     model: Any  # keras.Model
-    vectorizer: Vectorizer
+    encoder: FeatureEncoder
     labels: tuple[str, ...]
     calibration: Calibration = field(default_factory=Calibration)
     max_title_chars: int | None = None  # the cut training read titles with
@@ -47,14 +49,22 @@ class Predictor:
         labels_path: Path,
         calibration: Calibration | None = None,
         text_settings_path: Path | None = None,
+        features_path: Path | None = None,
     ) -> Predictor:
+        """A model exported without a feature state (``features_path`` None) reads word ids
+        alone, as models did before they had subwords and a wide path."""
         from prodcat.core.model import load_model
 
         model = load_model(model_path)
         vocabulary = read_vocabulary(vocabulary_path)
+        if features_path is None:
+            encoder = FeatureEncoder(build_vectorizer(vocabulary, model.input_shape[1]))
+        else:
+            state = json.loads(features_path.read_text(encoding="utf-8"))
+            encoder = FeatureEncoder.from_state(state, vocabulary)
         return cls(
             model=model,
-            vectorizer=build_vectorizer(vocabulary, sequence_length=model.input_shape[1]),
+            encoder=encoder,
             labels=tuple(read_labels(labels_path)),
             calibration=calibration or Calibration(),
             max_title_chars=read_text_settings(text_settings_path),
@@ -64,10 +74,20 @@ class Predictor:
         """The texts as ``prepare`` read the training titles: cut, then normalised."""
         return [normalize_text(text, self.max_title_chars) for text in texts]
 
+    def inputs(self, normalized_texts: Sequence[str]) -> dict[str, Any]:
+        """The model's named inputs for normalised texts."""
+        return self.encoder.encode(normalized_texts)
+
+    def _feed(self, inputs: dict[str, Any]) -> Any:
+        """What the model is called with: the named inputs, or a one-input model's array."""
+        if isinstance(self.model.input, dict):
+            return tensor_inputs(inputs)
+        return inputs[WORD_IDS]
+
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Class probabilities, shape ``(len(texts), len(labels))``."""
-        token_ids = encode_texts(self.vectorizer, self.normalized(texts))
-        return np.asarray(self.model.predict_on_batch(token_ids))
+        inputs = self.inputs(self.normalized(texts))
+        return np.asarray(self.model.predict_on_batch(self._feed(inputs)))
 
     def calibrated_probabilities(self, texts: Sequence[str]) -> np.ndarray:
         return self.calibration.probabilities(self.probabilities(texts))
@@ -105,9 +125,12 @@ class Predictor:
         from prodcat.core.explain import explanations
 
         normalized = self.normalized(texts)
-        token_ids = encode_texts(self.vectorizer, normalized)
-        probabilities, weights = self._explainer(token_ids)
-        explained = explanations(texts, normalized, token_ids, probabilities, weights, self.labels)
+        inputs = self.inputs(normalized)
+        probabilities, weights = self._explainer(
+            inputs if isinstance(self.model.input, dict) else inputs[WORD_IDS]
+        )
+        word_ids = inputs[WORD_IDS]
+        explained = explanations(texts, normalized, word_ids, probabilities, weights, self.labels)
         return probabilities, explained
 
     def predict_explained(self, texts: Sequence[str], top_k: int, top_words: int) -> pd.DataFrame:

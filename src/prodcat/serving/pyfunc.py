@@ -32,10 +32,19 @@ ARTIFACT_MODEL = "model"
 ARTIFACT_VOCABULARY = "vocabulary"
 ARTIFACT_LABELS = "labels"
 ARTIFACT_TEXT_SETTINGS = "text_settings"
+ARTIFACT_FEATURES = "features"  # sequence length, subword settings, the wide path's TF-IDF
 ARTIFACT_MODEL_CARD = "model_card"
 ARTIFACT_CALIBRATION = "calibration"  # temperature and review threshold, JSON
 ARTIFACT_DRIFT_REFERENCE = "drift_reference"  # what `prodcat drift` compares a batch with, JSON
-RUNTIME_PACKAGES = ("tensorflow-cpu", "keras", "mlflow", "pandas", "numpy", "scikit-learn")
+RUNTIME_PACKAGES = (
+    "tensorflow-cpu",
+    "keras",
+    "mlflow",
+    "pandas",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+)
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 # What the exported model's code is: the package's face, the library and this folder.
 SHIPPED = ("__init__.py", "core", "serving")
@@ -54,12 +63,14 @@ class ProdcatModel(mlflow.pyfunc.PythonModel):
         import_tensorflow_quietly()
         self._artifacts = dict(context.artifacts)
         settings = context.artifacts.get(ARTIFACT_TEXT_SETTINGS)  # absent in older exports
+        features = context.artifacts.get(ARTIFACT_FEATURES)  # likewise
         self._predictor = Predictor.from_files(
             Path(context.artifacts[ARTIFACT_MODEL]),
             Path(context.artifacts[ARTIFACT_VOCABULARY]),
             Path(context.artifacts[ARTIFACT_LABELS]),
             self._calibration(),
             Path(settings) if settings else None,
+            Path(features) if features else None,
         )
         install_request_guard()
 

@@ -1,4 +1,5 @@
-"""Stage ``baseline``: TF-IDF + LinearSVC on the prepared split, scored as the network will be."""
+"""Stage ``baseline``: TF-IDF + LinearSVC on the prepared split, scored as the network will be;
+its TF-IDF state and weights are written for ``train``, whose wide path it is."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import pandas as pd
 
 from prodcat.core.baseline import fit_and_score
 from prodcat.core.config import BaselineConfig
-from prodcat.core.text import vocabulary_slices
+from prodcat.core.text import read_labels, vocabulary_slices
 from prodcat.io import layout
-from prodcat.io.files import read_encoded, write_json
+from prodcat.io.files import atomic_path, read_encoded, write_array, write_json
 from prodcat.io.params import load_section
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,12 @@ def main(params_path: Path) -> None:
         for split in layout.SPLITS
     )
     test_token_ids = read_encoded(layout.split_arrays("test"), memory_map=True)[0]
-    scores = fit_and_score(config, train, val, test, vocabulary_slices(test_token_ids))
-    write_json(scores, layout.BASELINE)
-    logger.info("baseline (TF-IDF + LinearSVC) test scores: %s", scores)
+    fitted = fit_and_score(config, train, val, test, vocabulary_slices(test_token_ids))
+    weights = fitted.linear_weights(read_labels(layout.LABELS))
+    with atomic_path(layout.BASELINE_DIR) as temporary:
+        temporary.mkdir(parents=True)
+        write_json(fitted.wide_features().as_dict(), temporary / layout.WIDE_FEATURES.name)
+        for path, array in zip(layout.WIDE_WEIGHTS, weights, strict=True):
+            write_array(array, temporary / path.name)
+    write_json(fitted.scores, layout.BASELINE)
+    logger.info("baseline (TF-IDF + LinearSVC) test scores: %s", fitted.scores)

@@ -18,6 +18,7 @@ from prodcat.core.text import known_words, read_labels, read_vocabulary
 from prodcat.io import layout
 from prodcat.io.files import atomic_path, read_encoded, read_json, write_json
 from prodcat.io.params import load_section
+from prodcat.io.prepared import read_encoder, split_texts
 from prodcat.io.tracking import log_evaluation, resumed_run
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ def main(params_path: Path) -> None:
         read_encoded(layout.split_arrays("val")),
         texts["val"],
         known_words(read_vocabulary(layout.VOCABULARY)),
+        read_encoder(),
     )
     write_json(evaluation.calibration.as_dict(), layout.CALIBRATION)
     write_json(evaluation.reference, layout.DRIFT_REFERENCE)
@@ -62,8 +64,3 @@ def main(params_path: Path) -> None:
     if len(pairs):
         top = pairs.iloc[0]
         logger.info("most confused: %s → %s (%d times)", top.actual, top.predicted, top["count"])
-
-
-def split_texts(split: str) -> list[str]:
-    frame = pd.read_csv(layout.split_texts(split), dtype=str, keep_default_na=False)
-    return frame["text"].tolist()

@@ -1,4 +1,4 @@
-"""Stage ``prepare``: catalog CSV → cleaned, split, encoded data and a data report."""
+"""Stage ``prepare``: catalog CSV → cleaned, split data, its word and subword ids, a data report."""
 
 from __future__ import annotations
 
@@ -21,7 +21,10 @@ def write_prepared(prepared: PreparedData, source_md5: str) -> None:
     for name, split in prepared.splits.items():
         with atomic_path(layout.split_texts(name)) as temporary:
             split.to_csv(temporary, index=False)
-        for path, array in zip(layout.split_arrays(name), prepared.arrays[name], strict=True):
+        arrays = dict(zip(layout.split_arrays(name), prepared.arrays[name], strict=True))
+        if name in prepared.subword_ids:
+            arrays[layout.split_subwords(name)] = prepared.subword_ids[name]
+        for path, array in arrays.items():
             with atomic_path(path) as temporary:
                 write_array(array, temporary)
     with atomic_path(layout.VOCABULARY) as temporary:
@@ -30,6 +33,8 @@ def write_prepared(prepared: PreparedData, source_md5: str) -> None:
         write_labels(prepared.labels, temporary)
     with atomic_path(layout.TEXT_SETTINGS) as temporary:
         write_text_settings(prepared.report["params"]["max_title_chars"], temporary)
+    subwords = prepared.subwords.as_dict() if prepared.subwords else None
+    write_json(subwords, layout.SUBWORDS)
     report = {**prepared.report, "source": {**prepared.report["source"], "md5": source_md5}}
     write_json(report, layout.DATA_REPORT)
 
