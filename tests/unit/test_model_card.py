@@ -145,3 +145,20 @@ def test_card_describes_a_group_split_and_its_dropped_rows() -> None:
     data = section(render_model_card(facts(data_report=report, params=params)), "Data")
     assert "88 / 11 / 11, by group (`^\\S+`), unseen groups in val and test, seed 42" in data
     assert "| dropped: val / test rows of a class train lacks | 2 / 5 |" in data
+
+
+def test_intended_use_states_what_the_review_threshold_does_on_test() -> None:
+    calibration = {
+        "reached": True,
+        "target_precision": 0.99,
+        "threshold": 0.9163,
+        "temperature": 1.3,
+        "coverage": 0.904,
+        "accepted_accuracy": 0.992,
+    }
+    card = render_model_card(facts(metrics={**METRICS, "calibration": calibration}))
+    use = section(card, "Intended use")
+    assert "needs_review" in use
+    assert "auto-accepts 90.4% of test titles at 99.2% accuracy" in use
+    assert "threshold 0.9163" in use
+    assert "auto-accepts" not in section(render_model_card(facts()), "Intended use")

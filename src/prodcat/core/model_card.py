@@ -8,6 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from prodcat.core.calibration import triage_sentence
+
 
 @dataclass(frozen=True)
 class CardFacts:
@@ -99,6 +101,13 @@ def _slice_table(slices: dict[str, dict], baseline_slices: dict[str, dict]) -> s
     )
 
 
+def _triage(calibration: Mapping[str, Any] | None) -> str:
+    """The review threshold's effect on the test split (runs before calibration had none)."""
+    if not calibration:
+        return ""
+    return f"On the test split it {triage_sentence(dict(calibration))}."
+
+
 def render_model_card(facts: CardFacts) -> str:
     """Markdown, shown as the registered version's description in the MLflow UI."""
     report, params, metrics = facts.data_report, facts.params, facts.metrics
@@ -172,16 +181,18 @@ def render_model_card(facts: CardFacts) -> str:
         if len(facts.confused_pairs)
         else "No test item was misclassified.",
         "## Intended use",
-        "Suggesting a category for a product title from a catalog like the training data, "
-        "for a person or a rule to accept. Low probabilities (see the `probability` column) "
-        "mark the suggestions to review by hand.",
+        "Suggesting a category for a product title from a catalog like the training data. "
+        "Probabilities are calibrated on the validation split; a prediction under the review "
+        "threshold comes with `needs_review: true` and goes to a person.",
+        _triage(metrics.get("calibration")),
         "## Limits",
         "\n".join(
             [
                 f"- It only knows the {report['classes']} categories above; anything else gets "
                 "the nearest of them, often with high confidence.",
-                f"- It reads the first {report['tokens']['sequence_length']} words of a text; "
-                "words not in the training vocabulary count as one unknown word.",
+                f"- It reads the first {report['tokens']['sequence_length']} words of a text "
+                "(the wide path reads all of them); a word outside the training vocabulary "
+                "is known only by its character n-grams.",
                 "- Scores hold for data like the test split; other shops, languages or "
                 "writing styles need their own evaluation.",
                 "- Attention weights show where the model looked, not a proof of why it decided.",
