@@ -126,3 +126,22 @@ def test_an_empty_slice_has_rows_but_no_accuracy() -> None:
 def test_slice_metrics_flatten_for_mlflow() -> None:
     flat = flat_slice_metrics("test_", {"unknown_words": {"rows": 3, "accuracy": 0.5}})
     assert flat == {"test_slice_unknown_words_rows": 3, "test_slice_unknown_words_accuracy": 0.5}
+
+
+def test_a_class_absent_from_test_and_never_predicted_does_not_count_in_f1() -> None:
+    # A fourth class ("hats") that no test item holds and the model never predicts: a group
+    # split can leave such a class out of test. The scores must be those of the three others.
+    probabilities = np.hstack([PROBABILITIES, np.zeros((len(PROBABILITIES), 1))])
+    scores = score(TRUTH, probabilities, [*LABELS, "hats"])
+    assert scores.headline["macro_f1"] == pytest.approx(0.822222, abs=1e-6)
+    assert scores.headline["weighted_f1"] == pytest.approx(0.822222, abs=1e-6)
+    assert "hats" not in set(per_class_f1(scores.per_class)["category"])
+
+
+def test_a_class_predicted_but_absent_from_test_counts_as_a_zero() -> None:
+    # The shoe taken for a bag is now taken for a hat: the false "hats" class scores 0 and counts.
+    probabilities = np.hstack([PROBABILITIES, np.zeros((len(PROBABILITIES), 1))])
+    probabilities[3] = [0.1, 0.1, 0.1, 0.7]
+    scores = score(TRUTH, probabilities, [*LABELS, "hats"])
+    # bags 1, shoes 2/3 (P 1, R 1/2), tops 1, hats 0 → mean 0.666667 (0.888889 without hats)
+    assert scores.headline["macro_f1"] == pytest.approx(0.666667, abs=1e-6)

@@ -29,13 +29,15 @@ class Scores:
 def score(label_ids: np.ndarray, probabilities: np.ndarray, labels: Sequence[str]) -> Scores:
     predicted = probabilities.argmax(axis=1)
     classes = list(range(len(labels)))
+    # F1 averages over the classes the test split holds or the model predicts, as scikit-learn
+    # does by default and as the baseline is scored: a class with neither (a group split can
+    # leave one out of test) has no F1 to count, not an F1 of zero.
+    scored = np.union1d(label_ids, predicted)
     headline = {
         "accuracy": accuracy_score(label_ids, predicted),
-        "macro_f1": f1_score(
-            label_ids, predicted, average="macro", labels=classes, zero_division=0
-        ),
+        "macro_f1": f1_score(label_ids, predicted, average="macro", labels=scored, zero_division=0),
         "weighted_f1": f1_score(
-            label_ids, predicted, average="weighted", labels=classes, zero_division=0
+            label_ids, predicted, average="weighted", labels=scored, zero_division=0
         ),
         "loss": log_loss(label_ids, probabilities, labels=classes),
     }
@@ -132,7 +134,8 @@ def most_confused_pairs(
 
 
 def per_class_f1(per_class: dict[str, dict[str, float]]) -> pd.DataFrame:
-    """``category, f1, support``, weakest class first: the data of the per-class F1 bar chart."""
+    """``category, f1, support``, weakest class first: the data of the per-class F1 bar chart.
+    Classes without a test item are left out: their F1 says nothing about the model."""
     frame = pd.DataFrame(
         {
             "category": list(per_class),
@@ -140,6 +143,7 @@ def per_class_f1(per_class: dict[str, dict[str, float]]) -> pd.DataFrame:
             "support": [int(scores["support"]) for scores in per_class.values()],
         }
     )
+    frame = frame[frame["support"] > 0]
     return frame.sort_values(["f1", "category"], kind="stable").reset_index(drop=True)
 
 
