@@ -1,4 +1,4 @@
-"""How prepare and one training epoch grow with the catalog: time and peak memory per size.
+"""How prepare, the baseline and one training epoch grow with the catalog: time and peak memory.
 
     python benchmarks/scale.py --data ../shared/datasets/myntra-fashion/products.csv \\
         --text-column productDisplayName --label-column articleType --min-class-count 20 \\
@@ -6,7 +6,8 @@
 
 For each size, grows the catalog to that many rows by resampling it with replacement and
 perturbing every copy (a dropped word, two words swapped, a typo), so the vocabulary keeps
-growing as a real catalog's would; then runs ``prepare`` and ``train`` (one epoch) with
+growing as a real catalog's would; then runs ``prepare``, ``baseline`` (the network's wide path)
+and ``train`` (one epoch) with
 ``dvc repro`` in a throwaway workspace (see ``catalog.py``), and records each stage's wall time
 and the peak resident memory of its largest process.
 """
@@ -33,7 +34,7 @@ from catalog import (
     write_results,
 )
 
-STAGES = ("prepare", "train")
+STAGES = ("prepare", "baseline", "train")
 LETTERS = np.array(list("abcdefghijklmnopqrstuvwxyz"))
 
 
@@ -85,7 +86,7 @@ def run_stage(stage: str, root: Path, env: dict[str, str]) -> dict[str, float]:
 
 
 def measure(catalog_path: Path, params: dict) -> dict:
-    """Prepare and one epoch of training on one catalog, in its own workspace."""
+    """Prepare, the baseline and one epoch of training on one catalog, in its own workspace."""
     with tempfile.TemporaryDirectory(prefix="prodcat-scale-") as folder:
         root = Path(folder)
         env = make_workspace(root, params)
