@@ -1,7 +1,8 @@
 """Promotion through the quality gate, on a real SQLite registry with really trained versions.
 
-The versions, in order: v1 a weak model (one epoch at a tiny learning rate), v2 the fixture's
-proper model, v3 another weak one. The tests share them and run in file order.
+The versions, in order: v1 a weak model (the deep path alone, one epoch at a tiny learning
+rate), v2 the fixture's proper model, v3 another weak one. The tests share them and run in file
+order.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from tests.e2e.conftest import Workspace, copy_workspace
 
 pytestmark = pytest.mark.slow
 
-WEAK = {"epochs": 1, "learning_rate": 0.0001}
+WEAK = {"epochs": 1, "learning_rate": 0.0001, "wide": False}
 
 
 def train_version(workspace: Workspace, **train: object) -> str:
@@ -224,7 +225,9 @@ def test_coverage_is_shown_beside_accuracy_when_recorded(registry) -> None:
     finally:
         client.delete_model_version_tag("prodcat", "3", "test_coverage")
     row = next(line for line in result.stdout.splitlines() if line.startswith("coverage"))
-    assert row.split()[:3] == ["coverage", "0.6250", "-"]
+    recorded = tags(workspace, champion(workspace)).get("test_coverage")
+    champions = f"{float(recorded):.4f}" if recorded is not None else "-"
+    assert row.split()[:3] == ["coverage", "0.6250", champions]
 
 
 def test_a_locked_store_is_one_line_after_the_configured_wait(registry) -> None:

@@ -348,9 +348,11 @@ class Trained:
         return self.history.loc[self.history["val_loss"].idxmin()]
 
     def summary(self) -> dict[str, float]:
-        """The run's summary metrics (those of the deep path's epochs only if it has any)."""
+        """The run's summary metrics (those of the deep path's epochs only if it has any). The
+        fused model's validation loss is ``fused_val_loss``: ``val_loss`` is the deep path's
+        per-epoch curve."""
         figures = {
-            "val_loss": round(self.val_loss, 6),
+            "fused_val_loss": round(self.val_loss, 6),
             **{k: round(v, 6) for k, v in self.scales.items()},
         }
         if not self.history.empty:
