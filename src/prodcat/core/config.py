@@ -87,7 +87,7 @@ class PrepareConfig:
         "training teaches the model what an unknown word means (1: keep every word).",
     )
     length_percentile: float = _field(
-        100.0,
+        99.9,
         "Sequences are padded or cut to this percentile of training text lengths. Cutting drops "
         "a text's last words, which in product titles are often the noun that names the category.",
     )
@@ -183,8 +183,8 @@ class TrainConfig:
     attention_heads: int = _field(
         8,
         "Heads of the attention pooling, each with its own weights over the words; their "
-        "averages are concatenated (pooling: attention only). On the Myntra titles 8 heads "
-        "raised macro F1 by about 0.7 points over 1 (see README).",
+        "averages are concatenated (pooling: attention only). Explanations show the heads' "
+        "mean weight; 1 head gives sharper ones (docs/benchmarks.md compares them).",
     )
     learning_rate: float = _field(
         0.006,
@@ -199,8 +199,7 @@ class TrainConfig:
     lr_plateau_factor: float = _field(
         0.3,
         "Multiply the learning rate by this when the validation loss has not improved for "
-        "lr_plateau_patience epochs (Keras ReduceLROnPlateau); 1: a constant learning rate. "
-        "On the Myntra titles it raised macro F1 where repeated titles are kept (see README).",
+        "lr_plateau_patience epochs (Keras ReduceLROnPlateau); 1: a constant learning rate.",
     )
     lr_plateau_patience: int = _field(
         1, "Epochs without a better validation loss before the learning rate is reduced."

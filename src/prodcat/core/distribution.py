@@ -104,7 +104,7 @@ def choose_strategy(distribution: Distribution) -> Callable[[], tf.distribute.St
         if cluster_role() is None:
             raise UserError(
                 f"train.distribution is 'multi_worker' but {TF_CONFIG} is not set; give every "
-                f"machine e.g. {EXAMPLE} (see the README)"
+                f"machine e.g. {EXAMPLE} (see docs/guide.md)"
             )
         return tf.distribute.MultiWorkerMirroredStrategy
     return tf.distribute.get_strategy

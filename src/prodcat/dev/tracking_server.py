@@ -2,7 +2,7 @@
 
 For development and tests: the same engines a team runs (the distribution's PostgreSQL as the
 backend store, MLflow's own server with a served artifact store), started from a folder of this
-machine. A team deployment swaps the folder for a managed database and S3 (see the README).
+machine. A team deployment swaps the folder for a managed database and S3 (see docs/guide.md).
 """
 
 from __future__ import annotations
