@@ -1,7 +1,9 @@
 """The MLflow UI as a person sees it: `mlflow server` on loopback, driven by headless Chromium.
 
-Screenshots of every step land in pytest's tmp dir, and also in $PRODCAT_SCREENSHOTS when set
-(`PRODCAT_SCREENSHOTS=docs/screenshots pytest tests/e2e/test_ui.py` refreshes the README's).
+Screenshots of every step land in pytest's tmp dir, and also in $PRODCAT_SCREENSHOTS when set.
+The documentation's come from a model trained on real titles: run `dvc repro` once in a workspace
+whose params point at them, then, with PRODCAT_UI_WORKSPACE naming that workspace,
+`PRODCAT_SCREENSHOTS=docs/screenshots pytest tests/e2e/test_ui.py`.
 """
 
 from __future__ import annotations
@@ -57,8 +59,20 @@ class Tracked:
 
 
 @pytest.fixture(scope="module")
-def tracked(pipeline: Workspace) -> Iterator[Tracked]:
-    """`mlflow server` over the pipeline's store on a free loopback port, stopped at the end."""
+def shown(request: pytest.FixtureRequest) -> Workspace:
+    """The workspace whose store the UI shows: the fixture pipeline's, or $PRODCAT_UI_WORKSPACE
+    (one where `dvc repro` ran once), used in place."""
+    source = os.environ.get("PRODCAT_UI_WORKSPACE")
+    if not source:
+        return request.getfixturevalue("pipeline")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
+    return Workspace(root=Path(source).resolve(), env={**env, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+@pytest.fixture(scope="module")
+def tracked(shown: Workspace) -> Iterator[Tracked]:
+    """`mlflow server` over the workspace's store on a free loopback port, stopped at the end."""
+    pipeline = shown
     pipeline.run("prodcat", "promote")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
