@@ -55,6 +55,13 @@ def test_an_over_confident_model_is_cooled_and_its_calibration_error_falls() -> 
     )
 
 
+def test_a_validation_split_without_an_error_leaves_the_probabilities_alone() -> None:
+    # Every row right: sharpening would always lower the log loss, so nothing bounds it.
+    probabilities = np.array([[0.6, 0.3, 0.1], [0.2, 0.5, 0.3], [0.1, 0.2, 0.7]])
+    assert fit_temperature(probabilities, np.array([0, 1, 2])) == 1.0
+    assert fit_temperature(probabilities, np.array([0, 1, 1])) < 20.0  # one error: fitted
+
+
 def test_a_calibrated_model_keeps_a_temperature_near_one() -> None:
     rng = np.random.default_rng(3)
     probabilities = rng.dirichlet(np.ones(4), size=5000)

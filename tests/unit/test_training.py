@@ -261,6 +261,18 @@ def test_the_scales_minimise_the_fused_log_loss() -> None:
     assert list(alone) == [WIDE_SCALE]
 
 
+def test_scales_stay_at_one_when_every_validation_row_is_right() -> None:
+    labels = np.array([0, 1, 2])
+    wide, deep = np.eye(3), 0.5 * np.eye(3)  # both right on every row
+    scales, loss = fit_scales({WIDE_SCALE: wide, DEEP_SCALE: deep}, labels)
+    assert scales == {WIDE_SCALE: 1.0, DEEP_SCALE: 1.0}
+    fused = 1.5 * np.eye(3)
+    assert loss == pytest.approx(float(np.log(np.exp(fused[0]).sum()) - 1.5))
+    deep[0] = [0, 3, 0]  # one row wrong once fused: the scales are fitted again
+    fitted, _ = fit_scales({WIDE_SCALE: wide, DEEP_SCALE: deep}, labels)
+    assert fitted != {WIDE_SCALE: 1.0, DEEP_SCALE: 1.0}
+
+
 def test_training_fits_the_deep_path_alone_then_the_scales() -> None:
     encoder = tiny_encoder()
     titles = ["red leather boots", "canvas tote bag", "cotton shirt", "red tote", "ankle boots"]

@@ -74,12 +74,16 @@ def fit_temperature(probabilities: np.ndarray, label_ids: np.ndarray) -> float:
     """The temperature minimising the log loss of ``label_ids`` (the validation split's).
 
     One parameter on the log scale, bounded, so a degenerate split cannot send it to 0 or
-    infinity.
+    infinity; 1 (probabilities unchanged) when every row is already right.
     """
     from scipy.optimize import minimize_scalar
 
     logits = np.log(np.clip(np.asarray(probabilities, dtype=np.float64), _TINY, None))
     rows = np.arange(len(label_ids))
+    if (logits.argmax(axis=1) == np.asarray(label_ids)).all():
+        # Every row right: the log loss falls without end as the temperature falls, so these
+        # rows cannot say how sure the model should be (a small or easy validation split).
+        return 1.0
 
     def loss(log_temperature: float) -> float:
         scaled = logits / np.exp(log_temperature)
