@@ -20,7 +20,7 @@ import functools
 import itertools
 import re
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -206,24 +206,16 @@ class _CharLookup:
     def __init__(self, block: TfidfBlock) -> None:
         self.index = {term: column for column, term in enumerate(block.terms)}
         self.ngram_range = block.ngram_range
-        self.cache: dict[str, np.ndarray] = {}
+        self.columns = functools.lru_cache(maxsize=WORD_CACHE_SIZE)(self._columns)
 
-    def columns(self, word: str) -> np.ndarray:
-        found = self.cache.get(word)
-        if found is None:
-            if len(self.cache) >= WORD_CACHE_SIZE:
-                self.cache.clear()
-            grams = char_wb_ngrams(word.lower(), *self.ngram_range)
-            index = self.index
-            found = np.fromiter((index[g] for g in grams if g in index), dtype=np.int64)
-            self.cache[word] = found
-        return found
+    def _columns(self, word: str) -> np.ndarray:
+        """Columns of the known n-grams of one word."""
+        grams = char_wb_ngrams(word.lower(), *self.ngram_range)
+        index = self.index
+        return np.fromiter((index[g] for g in grams if g in index), dtype=np.int64)
 
     def entries(self, batch: Occurrences) -> tuple[np.ndarray, np.ndarray]:
-        per_word = [self.columns(word) for word in batch.words]
-        starts, lengths = _ragged(per_word)
-        flat = np.concatenate(per_word) if per_word else np.zeros(0, np.int64)
-        return _expand(batch.texts, starts[batch.positions], lengths[batch.positions], flat)
+        return _per_occurrence(batch, self.columns)
 
 
 class _NgramLookup:
@@ -270,28 +262,17 @@ class _NgramLookup:
                 )
             )
             prefix_ids = level_ids
-        self.cache: dict[str, np.ndarray] = {}
+        self.word_tokens = functools.lru_cache(maxsize=WORD_CACHE_SIZE)(self._word_tokens)
 
-    def word_tokens(self, word: str) -> np.ndarray:
+    def _word_tokens(self, word: str) -> np.ndarray:
         """Ids of the tokens of one word (-1: a token no term holds)."""
-        found = self.cache.get(word)
-        if found is None:
-            if len(self.cache) >= WORD_CACHE_SIZE:
-                self.cache.clear()
-            ids = self.token_ids
-            found = np.fromiter(
-                (ids.get(token, -1) for token in self.tokens(word.lower())), dtype=np.int64
-            )
-            self.cache[word] = found
-        return found
+        ids = self.token_ids
+        return np.fromiter(
+            (ids.get(token, -1) for token in self.tokens(word.lower())), dtype=np.int64
+        )
 
     def entries(self, batch: Occurrences) -> tuple[np.ndarray, np.ndarray]:
-        per_word = [self.word_tokens(word) for word in batch.words]
-        starts, lengths = _ragged(per_word)
-        flat = np.concatenate(per_word) if per_word else np.zeros(0, np.int64)
-        texts, tokens = _expand(
-            batch.texts, starts[batch.positions], lengths[batch.positions], flat
-        )
+        texts, tokens = _per_occurrence(batch, self.word_tokens)
         rows, cols = [], []
         if self.low == 1:
             found = (tokens >= 0) & (self.unigram_columns[tokens] >= 0)
@@ -321,6 +302,17 @@ class _NgramLookup:
         if not rows:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         return np.concatenate(rows), np.concatenate(cols)
+
+
+def _per_occurrence(
+    batch: Occurrences, per_word: Callable[[str], np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each word occurrence's values, computed once per distinct word: the text row of each
+    value and the values, in the batch's order."""
+    arrays = [per_word(word) for word in batch.words]
+    starts, lengths = _ragged(arrays)
+    flat = np.concatenate(arrays) if arrays else np.zeros(0, np.int64)
+    return _expand(batch.texts, starts[batch.positions], lengths[batch.positions], flat)
 
 
 def _ragged(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
