@@ -197,19 +197,27 @@ def set_params(workspace: Workspace, section: str, **values: object) -> None:
     path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
 
 
+def weak_candidate(workspace: Workspace) -> str:
+    """v1 or v3, whichever is not the champion (the racing test leaves either one there)."""
+    return "1" if champion(workspace) == "3" else "3"
+
+
 def test_a_candidate_below_its_own_baseline_is_refused_and_the_table_shows_it(
     registry,
 ) -> None:
     workspace, _ = registry
+    candidate = weak_candidate(workspace)
     set_params(workspace, "promote", max_loss_to_baseline=0.01)
     try:
-        result = workspace.run("prodcat", "promote", "--version", "3", "--dry-run", check=False)
+        result = workspace.run(
+            "prodcat", "promote", "--version", candidate, "--dry-run", check=False
+        )
     finally:
         set_params(workspace, "promote", max_loss_to_baseline=1.0)
-    assert result.returncode == 1
+    assert result.returncode == 1, result.stdout + result.stderr
     header = result.stdout.splitlines()[0].split()
     assert header[-2:] == ["baseline", "floor"]
-    baseline = float(tags(workspace, "3")["baseline.macro_f1"])
+    baseline = float(tags(workspace, candidate)["baseline.macro_f1"])
     row = next(line for line in result.stdout.splitlines() if line.startswith("macro_f1"))
     assert float(row.split()[-2]) == pytest.approx(baseline, abs=1e-4)
     assert "below the TF-IDF baseline of its own run" in result.stdout
@@ -218,15 +226,22 @@ def test_a_candidate_below_its_own_baseline_is_refused_and_the_table_shows_it(
 
 def test_coverage_is_shown_beside_accuracy_when_recorded(registry) -> None:
     workspace, _ = registry
+    candidate = weak_candidate(workspace)
     client = client_for(workspace)
-    client.set_model_version_tag("prodcat", "3", "test_coverage", "0.625")
+    recorded = tags(workspace, candidate).get("test_coverage")
+    client.set_model_version_tag("prodcat", candidate, "test_coverage", "0.625")
     try:
-        result = workspace.run("prodcat", "promote", "--version", "3", "--dry-run", check=False)
+        result = workspace.run(
+            "prodcat", "promote", "--version", candidate, "--dry-run", check=False
+        )
     finally:
-        client.delete_model_version_tag("prodcat", "3", "test_coverage")
+        if recorded is None:
+            client.delete_model_version_tag("prodcat", candidate, "test_coverage")
+        else:
+            client.set_model_version_tag("prodcat", candidate, "test_coverage", recorded)
     row = next(line for line in result.stdout.splitlines() if line.startswith("coverage"))
-    recorded = tags(workspace, champion(workspace)).get("test_coverage")
-    champions = f"{float(recorded):.4f}" if recorded is not None else "-"
+    held = tags(workspace, champion(workspace)).get("test_coverage")
+    champions = f"{float(held):.4f}" if held is not None else "-"
     assert row.split()[:3] == ["coverage", "0.6250", champions]
 
 
