@@ -8,6 +8,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
 
 from prodcat.core.calibration import Calibration
+from prodcat.serving import predictor as predictor_module
 from prodcat.serving.predictor import Predictor, rank_categories
 from prodcat.serving.pyfunc import ProdcatModel
 from prodcat.serving.requests import (
@@ -258,3 +259,17 @@ def test_the_predictor_cuts_titles_as_prepare_did(predictor: Predictor) -> None:
         predictor.probabilities(["red boots"]),
         rtol=1e-6,
     )
+
+
+def test_a_long_list_is_scored_in_model_batches_with_the_same_result(
+    predictor: Predictor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = ["black leather boots", "steel pan", "zzz", "", "wool coat"] * 3
+    whole = predictor.probabilities(texts)
+    calls = []
+    score = predictor.model.predict_on_batch
+    monkeypatch.setattr(predictor_module, "MODEL_BATCH", 4)
+    monkeypatch.setattr(predictor.model, "predict_on_batch", lambda x: calls.append(1) or score(x))
+    np.testing.assert_allclose(predictor.probabilities(texts), whole, rtol=1e-5, atol=1e-6)
+    assert len(calls) == 4  # 15 texts, 4 at a time
+    assert predictor.probabilities([]).shape == (0, len(predictor.labels))

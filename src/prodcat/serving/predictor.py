@@ -29,6 +29,8 @@ from prodcat.core.text import (
 if TYPE_CHECKING:
     from prodcat.core.explain import Explainer, Explanation
 
+MODEL_BATCH = 2048  # texts the network scores at once: bounds its working memory
+
 
 @dataclass(frozen=True)
 class Predictor:
@@ -85,9 +87,21 @@ class Predictor:
         return inputs[WORD_IDS]
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        """Class probabilities, shape ``(len(texts), len(labels))``."""
+        """Class probabilities, shape ``(len(texts), len(labels))``. The network sees at most
+        :data:`MODEL_BATCH` texts at a time, so its working memory does not grow with the
+        caller's chunk."""
         inputs = self.inputs(self.normalized(texts))
-        return np.asarray(self.model.predict_on_batch(self._feed(inputs)))
+        slices = [
+            self.model.predict_on_batch(
+                self._feed(
+                    {name: value[start : start + MODEL_BATCH] for name, value in inputs.items()}
+                )
+            )
+            for start in range(0, len(texts), MODEL_BATCH)
+        ]
+        if not slices:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        return np.concatenate([np.asarray(piece) for piece in slices])
 
     def calibrated_probabilities(self, texts: Sequence[str]) -> np.ndarray:
         return self.calibration.probabilities(self.probabilities(texts))
