@@ -272,7 +272,10 @@ def _interrupt_unless_in_store(signum: int, frame: FrameType | None) -> None:
     """Raise KeyboardInterrupt, or send the signal again shortly if a store call is under way."""
     while frame is not None:
         if frame.f_globals.get("__name__", "").startswith(STORE_MODULES):
-            retry = threading.Timer(INTERRUPT_RETRY_SECONDS, os.kill, (os.getpid(), signum))
+            # To the main thread itself: sent to the process, the signal may land on the timer's
+            # thread and leave the main thread's sleep or wait uninterrupted until it ends.
+            main = threading.main_thread().ident
+            retry = threading.Timer(INTERRUPT_RETRY_SECONDS, signal.pthread_kill, (main, signum))
             retry.daemon = True
             retry.start()
             return
