@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE_PARAMS = REPO / "tests/fixtures/params.yaml"
@@ -48,6 +49,13 @@ class Workspace:
     @property
     def tracking_uri(self) -> str:
         return f"sqlite:///{self.root / 'mlflow.db'}"
+
+    def set_params(self, section: str, **values: object) -> None:
+        """Change keys of one section of the workspace's params.yaml."""
+        path = self.root / "params.yaml"
+        params = yaml.safe_load(path.read_text(encoding="utf-8"))
+        params[section].update(values)
+        path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
 
 
 def _repository_files() -> list[str]:

@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.e2e.conftest import Workspace, make_workspace
 
@@ -21,9 +20,7 @@ def test_a_fresh_clone_pulls_data_and_outputs_and_has_nothing_to_rerun(tmp_path:
     # A team's catalog is too big for git: DVC tracks it and the remote stores it.
     shutil.copy2(first.root / "tests/fixtures/catalog.csv", first.root / RAW)
     first.run("dvc", "add", RAW)
-    params = yaml.safe_load((first.root / "params.yaml").read_text(encoding="utf-8"))
-    params["prepare"]["path"] = RAW
-    (first.root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    first.set_params("prepare", path=RAW)
     remote = tmp_path / "remote"  # a local-path remote; s3://, gs://, ssh://... work the same
     first.run("dvc", "remote", "add", "--default", "shared", str(remote))
     first.run("dvc", "repro")

@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-import yaml
 from mlflow import MlflowClient
 
 from tests.e2e.conftest import Workspace, copy_workspace
@@ -29,15 +28,8 @@ def prepared(
     A copy of the session's prepared data (prepare and baseline ran, nothing trained yet).
     """
     workspace = copy_workspace(prepared_template, tmp_path_factory.mktemp("faults"))
-    set_train_params(workspace, epochs=2000, patience=2000)
+    workspace.set_params("train", epochs=2000, patience=2000)
     yield workspace
-
-
-def set_train_params(workspace: Workspace, **values: object) -> None:
-    path = workspace.root / "params.yaml"
-    params = yaml.safe_load(path.read_text(encoding="utf-8"))
-    params["train"].update(values)
-    path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
 
 
 def client_for(workspace: Workspace) -> MlflowClient:
@@ -113,7 +105,7 @@ def test_sigkill_mid_epoch_registers_nothing_and_the_next_repro_trains_cleanly(
     assert not list((prepared.root / "models").glob(".*tmp*"))
     assert client_for(prepared).get_run(run_id).info.status == "RUNNING"  # nobody closed it
 
-    set_train_params(prepared, epochs=3, patience=2)
+    prepared.set_params("train", epochs=3, patience=2)
     prepared.run("dvc", "repro")
     assert client_for(prepared).get_run(run_id).info.status == "KILLED"
     assert registered_versions(prepared) == 1

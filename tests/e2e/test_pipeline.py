@@ -330,10 +330,8 @@ def test_lineage_traces_a_version_and_its_commit_rebuilds_the_same_metrics(
 
 
 def test_changing_a_train_param_reruns_train_evaluate_export_only(pipeline: Workspace) -> None:
-    params_path = pipeline.root / "params.yaml"
-    params = yaml.safe_load(params_path.read_text(encoding="utf-8"))
-    params["train"]["epochs"] = params["train"]["epochs"] - 1
-    params_path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    epochs = yaml.safe_load((pipeline.root / "params.yaml").read_text(encoding="utf-8"))["train"]
+    pipeline.set_params("train", epochs=epochs["epochs"] - 1)
     result = pipeline.run("dvc", "repro")
     assert "Stage 'prepare' didn't change, skipping" in result.stdout
     for stage in ("train", "evaluate", "export"):

@@ -26,10 +26,7 @@ WEAK = {"epochs": 1, "learning_rate": 0.0001, "wide": False}
 
 def train_version(workspace: Workspace, **train: object) -> str:
     """Retrain with these train params and return the registered version."""
-    path = workspace.root / "params.yaml"
-    params = yaml.safe_load(path.read_text(encoding="utf-8"))
-    params["train"].update(train)
-    path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    workspace.set_params("train", **train)
     workspace.run("dvc", "repro")
     return str(yaml.safe_load((workspace.root / "models/registered.json").read_text())["version"])
 
@@ -190,13 +187,6 @@ def test_racing_promotions_end_consistent(registry) -> None:
     assert champion(workspace) == loser
 
 
-def set_params(workspace: Workspace, section: str, **values: object) -> None:
-    path = workspace.root / "params.yaml"
-    params = yaml.safe_load(path.read_text(encoding="utf-8"))
-    params[section].update(values)
-    path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
-
-
 def weak_candidate(workspace: Workspace) -> str:
     """v1 or v3, whichever is not the champion (the racing test leaves either one there)."""
     return "1" if champion(workspace) == "3" else "3"
@@ -207,13 +197,13 @@ def test_a_candidate_below_its_own_baseline_is_refused_and_the_table_shows_it(
 ) -> None:
     workspace, _ = registry
     candidate = weak_candidate(workspace)
-    set_params(workspace, "promote", max_loss_to_baseline=0.01)
+    workspace.set_params("promote", max_loss_to_baseline=0.01)
     try:
         result = workspace.run(
             "prodcat", "promote", "--version", candidate, "--dry-run", check=False
         )
     finally:
-        set_params(workspace, "promote", max_loss_to_baseline=1.0)
+        workspace.set_params("promote", max_loss_to_baseline=1.0)
     assert result.returncode == 1, result.stdout + result.stderr
     header = result.stdout.splitlines()[0].split()
     assert header[-2:] == ["baseline", "floor"]
@@ -247,7 +237,7 @@ def test_coverage_is_shown_beside_accuracy_when_recorded(registry) -> None:
 
 def test_a_locked_store_is_one_line_after_the_configured_wait(registry) -> None:
     workspace, _ = registry
-    set_params(workspace, "tracking", sqlite_timeout_seconds=2)
+    workspace.set_params("tracking", sqlite_timeout_seconds=2)
     holder = sqlite3.connect(workspace.root / "mlflow.db", isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
@@ -262,7 +252,7 @@ def test_a_locked_store_is_one_line_after_the_configured_wait(registry) -> None:
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-        set_params(workspace, "tracking", sqlite_timeout_seconds=60)
+        workspace.set_params("tracking", sqlite_timeout_seconds=60)
 
 
 def test_versions_with_different_label_sets_are_not_compared(registry) -> None:

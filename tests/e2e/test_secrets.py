@@ -61,6 +61,7 @@ def team(prepared_template: Workspace, tmp_path_factory: pytest.TempPathFactory)
     command += ["--backend-store-uri", f"sqlite:///{root}/store.db"]
     command += ["--artifacts-destination", str(root / "artifacts")]
     workspace = copy_workspace(prepared_template, tmp_path_factory.mktemp("secrets"))
+    workspace.set_params("train", epochs=2)  # the secrets matter here, not the model
     workspace.env["MLFLOW_TRACKING_URI"] = f"http://admin:{PASSWORD}@127.0.0.1:{port}"
     team = Team(workspace, root, port)
     server_log = root / "server.log"
