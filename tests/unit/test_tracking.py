@@ -31,6 +31,20 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[mlflow.Ml
     mlflow.set_registry_uri(previous[1])
 
 
+@pytest.fixture
+def interruptible() -> Iterator[None]:
+    """Python's own Ctrl-C handler, as in a terminal's foreground job.
+
+    A shell starts background jobs (``bash .ci/run &``) with SIGINT ignored; Python then installs
+    no KeyboardInterrupt handler, and prodcat rightly leaves an ignored SIGINT alone.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @contextmanager
 def ctrl_c_inside_the_next_write() -> Iterator[None]:
     """Ctrl-C while SQLAlchemy executes the next statement, as a user's could land."""
@@ -61,7 +75,9 @@ def test_an_error_marks_the_run_failed_and_propagates(store: mlflow.MlflowClient
     assert store.get_run(run.info.run_id).info.status == "FAILED"
 
 
-def test_ctrl_c_between_writes_marks_the_run_killed(store: mlflow.MlflowClient) -> None:
+def test_ctrl_c_between_writes_marks_the_run_killed(
+    store: mlflow.MlflowClient, interruptible: None
+) -> None:
     with pytest.raises(KeyboardInterrupt), training_run("prodcat", {}, "test run") as run:
         mlflow.log_metric("loss", 0.5)
         raise KeyboardInterrupt
@@ -69,7 +85,7 @@ def test_ctrl_c_between_writes_marks_the_run_killed(store: mlflow.MlflowClient) 
 
 
 def test_ctrl_c_inside_a_write_lands_after_it_and_marks_the_run_killed(
-    store: mlflow.MlflowClient,
+    store: mlflow.MlflowClient, interruptible: None
 ) -> None:
     with pytest.raises(KeyboardInterrupt), training_run("prodcat", {}, "test run") as run:
         with ctrl_c_inside_the_next_write():
@@ -81,7 +97,7 @@ def test_ctrl_c_inside_a_write_lands_after_it_and_marks_the_run_killed(
 
 
 def test_an_error_raised_while_ctrl_c_unwinds_still_marks_the_run_killed(
-    store: mlflow.MlflowClient,
+    store: mlflow.MlflowClient, interruptible: None
 ) -> None:
     with pytest.raises(RuntimeError), training_run("prodcat", {}, "test run") as run:
         try:
