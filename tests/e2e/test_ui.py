@@ -72,14 +72,13 @@ def shown(request: pytest.FixtureRequest) -> Workspace:
 @pytest.fixture(scope="module")
 def tracked(shown: Workspace) -> Iterator[Tracked]:
     """`mlflow server` over the workspace's store on a free loopback port, stopped at the end."""
-    pipeline = shown
-    pipeline.run("prodcat", "promote")
+    shown.run("prodcat", "promote")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = ["mlflow", "server", "--backend-store-uri", pipeline.tracking_uri]
+    command = ["mlflow", "server", "--backend-store-uri", shown.tracking_uri]
     command += ["--host", "127.0.0.1", "--port", str(port)]
-    log = pipeline.root / "mlflow-server.log"
-    with running(command, f"{url}/health", log, cwd=pipeline.root, env=pipeline.env):
+    log = shown.root / "mlflow-server.log"
+    with running(command, f"{url}/health", log, cwd=shown.root, env=shown.env):
         yield _what_is_tracked(url)
 
 

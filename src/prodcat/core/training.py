@@ -309,18 +309,16 @@ def fit_scales(
     names = list(logits)
     values = [np.asarray(logits[name], dtype=np.float64) for name in names]
     rows = np.arange(len(label_ids))
-    if (sum(values).argmax(axis=1) == np.asarray(label_ids)).all():
-        # Every row right with the paths as they are: larger scales lower the log loss without
-        # end, so these rows cannot weigh the paths. Keep them as trained.
-        logger.info("every validation row is right: path scales left at 1")
-        fused = sum(values)
-        return {name: 1.0 for name in names}, float(
-            -log_softmax(fused, axis=1)[rows, label_ids].mean()
-        )
 
     def log_loss(log_scales: np.ndarray) -> float:
         fused = sum(np.exp(s) * v for s, v in zip(log_scales, values, strict=True))
         return float(-log_softmax(fused, axis=1)[rows, label_ids].mean())
+
+    if (sum(values).argmax(axis=1) == np.asarray(label_ids)).all():
+        # Every row right with the paths as they are: larger scales lower the log loss without
+        # end, so these rows cannot weigh the paths. Keep them as trained.
+        logger.info("every validation row is right: path scales left at 1")
+        return dict.fromkeys(names, 1.0), log_loss(np.zeros(len(names)))
 
     found = minimize(log_loss, x0=np.zeros(len(names)), method="Nelder-Mead")
     return {name: float(np.exp(s)) for name, s in zip(names, found.x, strict=True)}, float(
