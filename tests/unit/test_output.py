@@ -112,3 +112,21 @@ def test_usage_and_file_errors_answer_before_tensorflow_or_mlflow_load(argv: lis
     )
     assert done.stdout.strip() == "2 []", done.stderr
     assert "prodcat" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("texts", [[""], ["red boots", "   "], ["boot " * 2000]])
+def test_a_text_the_server_would_refuse_is_refused_before_tensorflow_loads(
+    texts: list[str],
+) -> None:
+    """The server's request checks, run on the command line's texts before any model loads."""
+    code = (
+        "import sys; from prodcat.cli.main import main\n"
+        "status = main(sys.argv[1:])\n"
+        "print(status, sorted({'tensorflow', 'keras'} & set(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, "predict", *texts], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "2 []", done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("prodcat: error: predict: 'description' of item ")

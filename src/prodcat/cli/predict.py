@@ -102,12 +102,21 @@ def predict_texts(arguments: argparse.Namespace) -> int:
         raise UserError("predict: --output writes a file; drop --explain and --json")
     import pandas as pd
 
-    from prodcat.serving.requests import MAX_TEXT_CHARS, TEXT_FIELD, InvalidInput
+    from prodcat.serving.requests import (
+        MAX_TEXT_CHARS,
+        TEXT_FIELD,
+        InvalidInput,
+        texts_from_request,
+    )
 
     texts = list(arguments.texts)
     if arguments.output:
         frame = pd.DataFrame({arguments.text_column: texts})
         return score_batch(arguments, [frame], len(frame))
+    try:
+        texts_from_request(texts)  # the server's own checks, before TensorFlow loads
+    except InvalidInput as error:
+        raise UserError(f"predict: {error.message}") from error
     model = load_model(arguments.model or default_model(arguments.params))
     params = {"top_k": arguments.top_k}
     if arguments.explain:  # every word, as many as a text may have
