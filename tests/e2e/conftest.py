@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import yaml
+from filelock import FileLock
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE_PARAMS = REPO / "tests/fixtures/params.yaml"
@@ -70,12 +72,8 @@ def _repository_files() -> list[str]:
     return [name for name in listed if (REPO / name).is_file()]
 
 
-def make_workspace(root: Path) -> Workspace:
-    for name in _repository_files():
-        target = root / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, target)
-    shutil.copy2(FIXTURE_PARAMS, root / "params.yaml")
+def workspace_env() -> dict[str, str]:
+    """This process's environment without its MLflow, DVC and git settings, plus the secrets."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -92,7 +90,16 @@ def make_workspace(root: Path) -> Workspace:
         GIT_COMMITTER_EMAIL="test@example.invalid",
         **SECRETS,
     )
-    workspace = Workspace(root=root, env=env)
+    return env
+
+
+def make_workspace(root: Path) -> Workspace:
+    for name in _repository_files():
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, target)
+    shutil.copy2(FIXTURE_PARAMS, root / "params.yaml")
+    workspace = Workspace(root=root, env=workspace_env())
     workspace.run("git", "init", "--quiet", "--initial-branch=main")
     workspace.run("git", "add", "--all")
     workspace.run("git", "commit", "--quiet", "-m", "fixture workspace")
@@ -168,46 +175,77 @@ def _fingerprint(root: Path) -> dict[str, str]:
     }
 
 
-def _unchanged(template: Workspace, fingerprint: dict[str, str]) -> None:
-    now = _fingerprint(template.root)
+def _unchanged(root: Path, fingerprint: dict[str, str]) -> None:
+    now = _fingerprint(root)
     changed = sorted(
         name for name in fingerprint.keys() | now.keys() if fingerprint.get(name) != now.get(name)
     )
-    assert not changed, f"a test wrote into the shared template {template.root}: {changed}"
+    assert not changed, f"a test wrote into the shared template {root}: {changed}"
+
+
+@contextmanager
+def built_once(root: Path, build: Callable[[Path], Workspace]) -> Iterator[Workspace]:
+    """The workspace ``build`` makes at ``root``, built once for all the session's workers.
+
+    pytest-xdist runs a session fixture once per worker: the first worker to get here builds,
+    under a file lock, and records the transcript and every file's hash; the others wait for it
+    and take the same folder. Nobody writes into a template (tests take copies): at the end of
+    the session every worker checks it is still byte for byte as built.
+    """
+    record = root.with_name(f"{root.name}.json")
+    with FileLock(f"{root}.lock"):
+        if not record.exists():
+            shutil.rmtree(root, ignore_errors=True)
+            built = build(root)
+            facts = {"transcript": built.transcript, "fingerprint": _fingerprint(root)}
+            record.write_text(json.dumps(facts), encoding="utf-8")
+    facts = json.loads(record.read_text(encoding="utf-8"))
+    yield Workspace(root=root, env=workspace_env(), transcript=facts["transcript"])
+    _unchanged(root, facts["fingerprint"])
 
 
 @pytest.fixture(scope="session")
-def prepared_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the session's templates live: one folder for all pytest-xdist workers."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def prepared_template(templates: Path) -> Iterator[Workspace]:
     """A workspace in which ``dvc repro prepare baseline`` has run; never handed to a test.
 
     Shared by the whole session because those two stages depend only on the fixture data and
     params (no MLflow store, no absolute path) and several modules need them before doing their
     own training: each takes an independent :func:`copy_workspace` of it instead of running
-    them again. At the end of the session the template must be byte for byte as built.
+    them again.
     """
-    workspace = make_workspace(tmp_path_factory.mktemp("template-prepared"))
-    workspace.run("dvc", "repro", "prepare", "baseline")
-    fingerprint = _fingerprint(workspace.root)
-    yield workspace
-    _unchanged(workspace, fingerprint)
+
+    def build(root: Path) -> Workspace:
+        workspace = make_workspace(root)
+        workspace.run("dvc", "repro", "prepare", "baseline")
+        return workspace
+
+    with built_once(templates / "template-prepared", build) as workspace:
+        yield workspace
 
 
 @pytest.fixture(scope="session")
-def pipeline_template(
-    prepared_template: Workspace, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Workspace]:
+def pipeline_template(prepared_template: Workspace, templates: Path) -> Iterator[Workspace]:
     """A workspace in which the whole ``dvc repro`` has run once; never handed to a test.
 
-    Shared by the whole session so that the modules testing the pipeline's results (pipeline,
-    serving, UI) need one run between them, not one each; each module gets its own
-    :func:`copy_workspace` of it through ``pipeline``, so none sees another's changes. At the
-    end of the session the template must be byte for byte as built.
+    Shared by the whole session so that the modules testing the pipeline's results need one
+    run between them, not one each; each module gets its own :func:`copy_workspace` of it
+    (through ``pipeline``), so none sees another's changes.
     """
-    workspace = copy_workspace(prepared_template, tmp_path_factory.mktemp("template-pipeline"))
-    workspace.run("dvc", "repro")
-    fingerprint = _fingerprint(workspace.root)
-    yield workspace
-    _unchanged(workspace, fingerprint)
+
+    def build(root: Path) -> Workspace:
+        workspace = copy_workspace(prepared_template, root)
+        workspace.run("dvc", "repro")
+        return workspace
+
+    with built_once(templates / "template-pipeline", build) as workspace:
+        yield workspace
 
 
 @pytest.fixture(scope="module")

@@ -159,6 +159,9 @@ def test_export_registers_a_version_with_alias_and_lineage(pipeline: Workspace) 
     assert float(version.tags["test_accuracy"]) == pytest.approx(metrics["accuracy"])
     assert version.tags["model_sha256"] == read_json(pipeline, "models/run.json")["model_sha256"]
     assert json.loads(version.tags["params"])["train.lstm_units"] == "8"
+    # The label set the gate compares before it compares scores.
+    assert json.loads(version.tags["labels"]) == sorted(labels_of(pipeline))
+    assert version.tags["labels.count"] == str(len(labels_of(pipeline)))
 
 
 def test_exported_model_predicts_raw_text(pipeline: Workspace) -> None:
@@ -299,13 +302,16 @@ def test_predict_command_user_errors_are_one_line(pipeline: Workspace) -> None:
     assert second.split("\t")[0] in labels_of(pipeline)
 
 
-def test_lineage_traces_a_version_and_its_commit_rebuilds_the_same_metrics(
+def test_lineage_traces_a_version_and_its_commit_rebuilds_it_exactly(
     pipeline: Workspace, tmp_path
 ) -> None:
+    """The rebuild a version's lineage prints, run in a fresh clone against the same store:
+    identical metrics and weights, so the registry gains no version."""
     version = str(read_json(pipeline, "models/registered.json")["version"])
     shown = pipeline.run("prodcat", "lineage", version).stdout
     commit = pipeline.run("git", "rev-parse", "HEAD").stdout.strip()
-    tags = client_for(pipeline).get_model_version("prodcat", version).tags
+    client = client_for(pipeline)
+    tags = client.get_model_version("prodcat", version).tags
     assert f"git commit:    {commit}" in shown
     assert tags["data.md5"] in shown
     assert len(shown.splitlines()) <= 12  # one screen; --full adds params and dvc.lock
@@ -319,50 +325,40 @@ def test_lineage_traces_a_version_and_its_commit_rebuilds_the_same_metrics(
     assert recorded["stages"] == {k: v for k, v in lock["stages"].items() if k != "export"}
     rebuild = shown.strip().splitlines()[-1]
     assert rebuild == f"rebuild: git checkout {commit} && dvc repro -f && dvc metrics show"
+    versions = len(client.search_model_versions("name = 'prodcat'"))
     clone = tmp_path / "rebuild"
     pipeline.run("git", "clone", "--quiet", str(pipeline.root), str(clone))
-    rebuilt = Workspace(root=clone, env=pipeline.env)
+    rebuilt = Workspace(
+        root=clone, env={**pipeline.env, "MLFLOW_TRACKING_URI": pipeline.tracking_uri}
+    )
     rebuilt.run("git", "checkout", "--quiet", commit)
-    rebuilt.run("dvc", "repro", "-f")
+    forced = rebuilt.run("dvc", "repro", "-f")
+    assert "Running stage 'prepare'" in forced.stdout
+    assert (rebuilt.root / "reports/metrics.json").read_bytes() == (
+        pipeline.root / "reports/metrics.json"
+    ).read_bytes()
+    assert read_json(rebuilt, "models/run.json")["model_sha256"] == tags["model_sha256"]
+    assert len(client.search_model_versions("name = 'prodcat'")) == versions
     metrics = read_json(rebuilt, "reports/evaluation.json")
     assert metrics["accuracy"] == pytest.approx(float(tags["test_accuracy"]))
     assert metrics["macro_f1"] == pytest.approx(float(tags["test_macro_f1"]))
 
 
-def test_changing_a_train_param_reruns_train_evaluate_export_only(pipeline: Workspace) -> None:
-    epochs = yaml.safe_load((pipeline.root / "params.yaml").read_text(encoding="utf-8"))["train"]
-    pipeline.set_params("train", epochs=epochs["epochs"] - 1)
-    result = pipeline.run("dvc", "repro")
-    assert "Stage 'prepare' didn't change, skipping" in result.stdout
-    for stage in ("train", "evaluate", "export"):
-        assert f"Running stage '{stage}'" in result.stdout
-    assert "Running stage 'prepare'" not in result.stdout
-    assert "Running stage 'baseline'" not in result.stdout
-    params_diff = pipeline.run("dvc", "params", "diff", "--json")
-    assert "train.epochs" in json.loads(params_diff.stdout)["params.yaml"]
-    metrics_diff = pipeline.run("dvc", "metrics", "diff", "--json")
-    assert "reports/metrics.json" in json.loads(metrics_diff.stdout)
-
-
-def test_forced_reruns_give_identical_metrics_and_weights(pipeline: Workspace) -> None:
-    client = client_for(pipeline)
-    pipeline.run("dvc", "repro", "-f")
-    first_metrics = (pipeline.root / "reports/metrics.json").read_bytes()
-    first_weights = read_json(pipeline, "models/run.json")["model_sha256"]
-    versions = len(client.search_model_versions("name = 'prodcat'"))
-    pipeline.run("dvc", "repro", "-f")
-    assert (pipeline.root / "reports/metrics.json").read_bytes() == first_metrics
-    assert read_json(pipeline, "models/run.json")["model_sha256"] == first_weights
-    assert len(client.search_model_versions("name = 'prodcat'")) == versions
-
-
-def test_experiments_and_plots(pipeline: Workspace) -> None:
+def test_an_experiment_reruns_what_its_params_touch_and_registers_when_asked(
+    pipeline: Workspace,
+) -> None:
     client = client_for(pipeline)
     pipeline.run("git", "add", "--all")
     pipeline.run("git", "commit", "--quiet", "-m", "baseline run")
     versions = len(client.search_model_versions("name = 'prodcat'"))
     challenger = client.get_model_version_by_alias("prodcat", "challenger").version
-    pipeline.run("dvc", "exp", "run", "-S", "train.epochs=2", "--name", "two-epochs")
+    result = pipeline.run("dvc", "exp", "run", "-S", "train.epochs=2", "--name", "two-epochs")
+    # A train param changed: train, evaluate and export rerun, the data and baseline do not.
+    assert "Stage 'prepare' didn't change, skipping" in result.stdout
+    for stage in ("train", "evaluate", "export"):
+        assert f"Running stage '{stage}'" in result.stdout
+    assert "Running stage 'prepare'" not in result.stdout
+    assert "Running stage 'baseline'" not in result.stdout
     shown = json.loads(pipeline.run("dvc", "exp", "show", "--json").stdout)
     trained_epochs = [train["epochs"] for train in _values_of(shown, "train")]
     assert 2 in trained_epochs  # the experiment, beside the committed baseline
@@ -378,6 +374,10 @@ def test_experiments_and_plots(pipeline: Workspace) -> None:
     pipeline.run("dvc", "exp", "apply", "two-epochs")
     registered = pipeline.run("prodcat", "register")
     assert "(alias challenger)" in registered.stdout
+    params_diff = pipeline.run("dvc", "params", "diff", "--json")
+    assert "train.epochs" in json.loads(params_diff.stdout)["params.yaml"]
+    metrics_diff = pipeline.run("dvc", "metrics", "diff", "--json")
+    assert "reports/metrics.json" in json.loads(metrics_diff.stdout)
     assert len(client.search_model_versions("name = 'prodcat'")) == versions + 1
     new = client.get_model_version_by_alias("prodcat", "challenger")
     assert new.run_id == runs[0].info.run_id
