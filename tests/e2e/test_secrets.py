@@ -87,13 +87,29 @@ def team(prepared_template: Workspace, tmp_path_factory: pytest.TempPathFactory)
         ready = f"http://127.0.0.1:{serve_port}/ping"
         with running(serve, ready, serve_log, cwd=workspace.root, env=workspace.env):
             pass
-    for name, arguments in {
-        "promote": ("promote",),
-        "lineage": ("lineage", "1"),
-        "serve": ("serve", "--port", str(free_port())),
-        "rollback": ("rollback",),
-    }.items():
-        team.down[name] = workspace.run("prodcat", *arguments, check=False)
+    # With the server stopped, all at once: each waits out its retries, not the others'.
+    stopped = {
+        name: subprocess.Popen(
+            ["prodcat", *arguments],
+            cwd=workspace.root,
+            env=workspace.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, arguments in {
+            "promote": ("promote",),
+            "lineage": ("lineage", "1"),
+            "serve": ("serve", "--port", str(free_port())),
+            "rollback": ("rollback",),
+        }.items()
+    }
+    for name, process in stopped.items():
+        stdout, stderr = process.communicate(timeout=300)
+        team.down[name] = subprocess.CompletedProcess(
+            process.args, process.returncode, stdout, stderr
+        )
+        workspace.transcript.append(stdout + stderr)
     yield team
 
 
