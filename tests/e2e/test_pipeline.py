@@ -164,7 +164,9 @@ def test_export_registers_a_version_with_alias_and_lineage(pipeline: Workspace) 
     assert version.tags["labels.count"] == str(len(labels_of(pipeline)))
 
 
-def test_exported_model_predicts_raw_text(pipeline: Workspace) -> None:
+def test_exported_model_predicts_raw_text(
+    pipeline: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     texts = ["Waterproof leather HIKING boots, ankle support!", "café crème mug 🙂", "zzz qqq"]
     local = mlflow.pyfunc.load_model(str(pipeline.root / "models/export"))
     predictions = local.predict(pd.DataFrame({"description": texts}))
@@ -178,7 +180,8 @@ def test_exported_model_predicts_raw_text(pipeline: Workspace) -> None:
         assert ranked == sorted(ranked, reverse=True)
         assert row.top_k[0]["category"] == row.category
     assert local.metadata.get_input_schema().input_names() == ["description"]
-    mlflow.set_registry_uri(pipeline.tracking_uri)
+    # For this test only: mlflow.set_registry_uri would outlive it, in this worker's later tests.
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", pipeline.tracking_uri)
     registered = mlflow.pyfunc.load_model("models:/prodcat@challenger")
     pd.testing.assert_frame_equal(
         registered.predict(pd.DataFrame({"description": texts})), predictions

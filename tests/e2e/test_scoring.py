@@ -120,7 +120,7 @@ def test_drift_alerts_on_a_shifted_batch_and_logs_the_run(pipeline: Workspace) -
     # Every fixture validation title holds a word seen once in training, so the unknown-word
     # share cannot rise here; the titles' lengths and the predicted categories move instead.
     assert report["alert"] and {"length_psi", "category_psi"} <= set(report["crossed"])
-    client = mlflow.MlflowClient(pipeline.tracking_uri)
+    client = mlflow.MlflowClient(pipeline.tracking_uri, pipeline.tracking_uri)
     experiment = client.get_experiment_by_name("prodcat-monitoring")
     runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time"])
     assert [run.data.tags["drift.alert"] for run in runs] == ["false", "true"]
@@ -132,7 +132,7 @@ def test_drift_alerts_on_a_shifted_batch_and_logs_the_run(pipeline: Workspace) -
 
 
 def test_the_registered_version_records_its_calibration(pipeline: Workspace) -> None:
-    client = mlflow.MlflowClient(pipeline.tracking_uri)
+    client = mlflow.MlflowClient(pipeline.tracking_uri, pipeline.tracking_uri)
     version = client.get_model_version_by_alias("prodcat", "challenger")
     calibration = json.loads((pipeline.root / "models/calibration.json").read_text())
     assert float(version.tags["calibration.temperature"]) == calibration["temperature"]
