@@ -10,10 +10,12 @@ stamp="$VENV/.prodcat-installed-$(cat pyproject.toml requirements.lock | sha256s
 if [ ! -f "$stamp" ]; then
   echo "prodcat: setting up $VENV (first run takes a few minutes)..." >&2
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-  # uv (pinned in the lock) fetches and unpacks the wheels in parallel: about 30 s for the
-  # lock's 2.8 GB, where pip takes minutes.
+  # uv (pinned in the lock) fetches, unpacks and compiles the wheels in parallel, where pip
+  # takes minutes. Compiled now, as pip does: with PYTHONDONTWRITEBYTECODE set, every process
+  # would otherwise compile TensorFlow's sources again, which doubles its start-up.
   "$VENV/bin/python" -m pip install --quiet "uv==$(sed -n 's/^uv==//p' requirements.lock)"
-  "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" -r requirements.lock
+  "$VENV/bin/uv" pip install --quiet --compile-bytecode --python "$VENV/bin/python" \
+    -r requirements.lock
   "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" --no-deps -e .
   rm -f "$VENV"/.prodcat-installed-* && touch "$stamp"
 fi
