@@ -58,6 +58,7 @@ def team(prepared_template: Workspace, tmp_path_factory: pytest.TempPathFactory)
     server_env.update(
         MLFLOW_AUTH_CONFIG_PATH=str(root / "auth.ini"),
         MLFLOW_FLASK_SERVER_SECRET_KEY="csrf-key-of-the-test-server",
+        MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",  # as prodcat's own launcher runs it
     )
     command = [mlflow_executable(), "server", "--app-name", "basic-auth", "--workers", "1"]
     command += ["--host", "127.0.0.1", "--port", str(port)]

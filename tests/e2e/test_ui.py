@@ -78,7 +78,8 @@ def tracked(shown: Workspace) -> Iterator[Tracked]:
     command = ["mlflow", "server", "--backend-store-uri", shown.tracking_uri]
     command += ["--host", "127.0.0.1", "--port", str(port)]
     log = shown.root / "mlflow-server.log"
-    with running(command, f"{url}/health", log, cwd=shown.root, env=shown.env):
+    env = {**shown.env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # no GenAI job runners
+    with running(command, f"{url}/health", log, cwd=shown.root, env=env):
         yield _what_is_tracked(url)
 
 

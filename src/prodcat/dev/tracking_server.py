@@ -159,7 +159,11 @@ def tracking_stack(root: Path, port: int, postgres_port: int, workers: int = 2) 
             backend, artifacts, port, workers=workers, mlflow=mlflow_executable()
         )
         url = f"http://{LOOPBACK}:{port}"
-        with running(command, f"{url}/health", log=root / "mlflow-server.log") as server:
+        # prodcat logs runs and models, not traces: the server's job runners for GenAI
+        # features (several processes) would only take memory and CPU.
+        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        log = root / "mlflow-server.log"
+        with running(command, f"{url}/health", log=log, env=env) as server:
             logger.info(
                 "tracking server on %s: PostgreSQL on %s:%d, artifacts in %s",
                 url,
