@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from prodcat.dev.tracking_server import SERVER_ENV
 from prodcat.io.tracking import mlflow_executable
 from tests.e2e.conftest import SECRETS, Workspace, copy_workspace
 from tests.e2e.servers import free_port, running
@@ -58,7 +59,7 @@ def team(prepared_template: Workspace, tmp_path_factory: pytest.TempPathFactory)
     server_env.update(
         MLFLOW_AUTH_CONFIG_PATH=str(root / "auth.ini"),
         MLFLOW_FLASK_SERVER_SECRET_KEY="csrf-key-of-the-test-server",
-        MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",  # as prodcat's own launcher runs it
+        **SERVER_ENV,  # as prodcat's own launcher runs it
     )
     command = [mlflow_executable(), "server", "--app-name", "basic-auth", "--workers", "1"]
     command += ["--host", "127.0.0.1", "--port", str(port)]

@@ -19,6 +19,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from prodcat.dev.tracking_server import SERVER_ENV
 from tests.e2e.conftest import Workspace
 from tests.e2e.servers import free_port, running
 
@@ -78,7 +79,7 @@ def tracked(shown: Workspace) -> Iterator[Tracked]:
     command = ["mlflow", "server", "--backend-store-uri", shown.tracking_uri]
     command += ["--host", "127.0.0.1", "--port", str(port)]
     log = shown.root / "mlflow-server.log"
-    env = {**shown.env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # no GenAI job runners
+    env = {**shown.env, **SERVER_ENV}  # as prodcat's own launcher runs it
     with running(command, f"{url}/health", log, cwd=shown.root, env=env):
         yield _what_is_tracked(url)
 

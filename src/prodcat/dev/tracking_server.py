@@ -132,6 +132,11 @@ class Postgres:
         self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
 
 
+# prodcat logs runs and models, not traces: the server's job runners for GenAI features
+# (several processes) would only take memory and CPU.
+SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
 @dataclass(frozen=True)
 class Stack:
     """A running stack: the URL to give ``MLFLOW_TRACKING_URI`` and the server process."""
@@ -159,9 +164,7 @@ def tracking_stack(root: Path, port: int, postgres_port: int, workers: int = 2) 
             backend, artifacts, port, workers=workers, mlflow=mlflow_executable()
         )
         url = f"http://{LOOPBACK}:{port}"
-        # prodcat logs runs and models, not traces: the server's job runners for GenAI
-        # features (several processes) would only take memory and CPU.
-        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        env = {**os.environ, **SERVER_ENV}
         log = root / "mlflow-server.log"
         with running(command, f"{url}/health", log=log, env=env) as server:
             logger.info(
