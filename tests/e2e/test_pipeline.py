@@ -218,7 +218,8 @@ def test_second_repro_does_nothing(pipeline: Workspace) -> None:
     assert len(client.search_runs(experiment_ids=["1"])) == runs_before
 
 
-def test_predict_command_single_and_batch(pipeline: Workspace) -> None:
+def test_predict_command_answers_from_the_workspace_or_the_registry(pipeline: Workspace) -> None:
+    """A file of texts is tests/e2e/test_scoring.py's part."""
     labels = set(labels_of(pipeline))
     single = pipeline.run("prodcat", "predict", "waterproof hiking shoes for travel")
     assert "model: models/export (the workspace's export; no 'champion' yet)" in single.stderr
@@ -227,18 +228,12 @@ def test_predict_command_single_and_batch(pipeline: Workspace) -> None:
     assert 0 < float(probability) <= 1
     assert review in ("auto", "review")
     assert text == "waterproof hiking shoes for travel"
-    batch_in = pipeline.root / "batch.csv"
-    pd.DataFrame({"description": ["red cotton t-shirt", "stainless steel pan"]}).to_csv(
-        batch_in, index=False
-    )
-    pipeline.run("prodcat", "predict", "--input", "batch.csv", "--output", "preds.csv")
-    predictions = pd.read_csv(pipeline.root / "preds.csv")
-    assert len(predictions) == 2
-    assert set(predictions["category"]) <= labels
     registry = pipeline.run(
-        "prodcat", "predict", "--model", "models:/prodcat@challenger", "leather handbag"
+        "prodcat", "predict", "--model", "models:/prodcat@challenger", "--json", "leather handbag"
     )
-    assert registry.stdout.split("\t")[0] in labels
+    (record,) = json.loads(registry.stdout)
+    assert record["description"] == "leather handbag" and record["category"] in labels
+    assert "attention" not in record  # only with --explain
 
 
 def test_predict_explain_shows_each_word_with_its_attention(pipeline: Workspace) -> None:
@@ -257,8 +252,6 @@ def test_predict_explain_shows_each_word_with_its_attention(pipeline: Workspace)
     assert record["description"] == text and record["category"] == category
     assert [word["word"] for word in record["attention"]] == text.split()
     assert sum(word["weight"] for word in record["attention"]) == pytest.approx(1.0, abs=1e-4)
-    plain = json.loads(pipeline.run("prodcat", "predict", "--json", text).stdout)
-    assert "attention" not in plain[0]
 
 
 def test_model_card_describes_the_registered_version(pipeline: Workspace) -> None:

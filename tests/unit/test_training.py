@@ -173,11 +173,11 @@ def test_one_replica_mirrored_training_matches_the_single_process_path_closely()
     which gives the seeded shuffle another order.
 
     Same initial weights and same hyperparameters, but another batch order: the weights differ,
-    the losses stay close, and each path on its own is deterministic.
+    the losses stay close, and the mirrored path on its own is deterministic (the single-process
+    path's determinism is the end-to-end rebuild's: byte-identical weights from ``dvc repro -f``).
     """
-    single_fingerprint, single_losses = train_tiny(None)
+    _, single_losses = train_tiny(None)
     mirrored_fingerprint, mirrored_losses = train_tiny(tf.distribute.MirroredStrategy())
-    assert train_tiny(None) == (single_fingerprint, single_losses)
     assert train_tiny(tf.distribute.MirroredStrategy()) == (mirrored_fingerprint, mirrored_losses)
     assert mirrored_losses == pytest.approx(single_losses, abs=0.05)
 
