@@ -310,13 +310,19 @@ def test_a_wide_only_network_trains_no_epoch() -> None:
 
 
 def test_the_learning_rate_is_reduced_after_each_epoch_without_a_better_validation_loss() -> None:
+    """And no Keras warning on the way: Keras warns when an epoch runs into the end of a dataset
+    of unknown length, and when ``shuffle`` is left on for a ``tf.data`` input; both are settled
+    where the data is made."""
     config = dataclasses.replace(
         TINY, learning_rate=0.2, epochs=8, patience=8, lr_plateau_factor=0.5, lr_plateau_patience=0
     )
     train, val = tiny_data()
     seed_everything(config.seed)
     model = tiny_deep_model(config.learning_rate)
-    history = fit(model, train, val, config, [])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        history = fit(model, train, val, config, [])
+    assert not [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     rates, losses = history["learning_rate"].tolist(), history["val_loss"].tolist()
     assert rates[0] == pytest.approx(0.2)
     best = float("inf")
@@ -327,15 +333,3 @@ def test_the_learning_rate_is_reduced_after_each_epoch_without_a_better_validati
         expected = rates[epoch] if improved else rates[epoch] * 0.5
         assert rates[epoch + 1] == pytest.approx(expected), epoch
     assert rates[-1] < rates[0]  # the plateau was reached at least once
-
-
-def test_fitting_raises_no_keras_warning() -> None:
-    """Keras warns when an epoch runs into the end of a dataset of unknown length, and when
-    ``shuffle`` is left on for a ``tf.data`` input: both are settled where the data is made."""
-    train, val = tiny_data()
-    seed_everything(TINY.seed)
-    model = tiny_deep_model(0.01)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        fit(model, train, val, dataclasses.replace(TINY, epochs=2), [])
-    assert not [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
